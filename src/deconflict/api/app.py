@@ -1,0 +1,115 @@
+"""The application factory: settings in, ASGI app out. No globals, nothing at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic.json_schema import models_json_schema
+
+from deconflict import __version__
+from deconflict.api.guard import RequestGuard
+from deconflict.api.problems import install_problem_handlers, problem_response
+from deconflict.api.routes import build_router
+from deconflict.api.schemas import WRITE_MODELS
+from deconflict.errors import DeconflictError
+from deconflict.service import Channel
+from deconflict.settings import Settings
+from deconflict.store.sqlite import SqliteStore
+
+__all__ = ["create_app", "error_codes"]
+
+
+def error_codes() -> dict[str, type[DeconflictError]]:
+    """Every stable error code the API can answer with, by code."""
+    found: dict[str, type[DeconflictError]] = {}
+    pending: list[type[DeconflictError]] = [DeconflictError]
+    while pending:
+        cls = pending.pop()
+        found[cls.code] = cls
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+_EXTRA_CODES = {
+    "method_not_allowed": "The path exists but not with this HTTP method.",
+    "internal_error": "The service failed; nothing was written. Never expected.",
+}
+
+
+def create_app(settings: Settings, channel: Channel | None = None) -> FastAPI:
+    """Build the app. Without a ``channel``, open the SQLite store under ``settings.data_dir``
+    and close it on shutdown."""
+    owned = channel is None
+    if channel is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        channel = Channel(SqliteStore(settings.database_path), settings.rules())
+    service = channel
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            service.store.close()
+
+    app = FastAPI(
+        title="deconflict",
+        version=__version__,
+        lifespan=lifespan,
+        description="A deconfliction channel for parties that share a conflict zone "
+        "or an airspace but not trust.",
+    )
+    app.state.channel = service
+    install_problem_handlers(app)
+    app.include_router(build_router(service, settings.page_limit_max))
+
+    @app.get("/healthz", summary="Liveness", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/problems/{code}", summary="What an error code means", tags=["health"])
+    async def problem_doc(code: str) -> JSONResponse:
+        known = error_codes()
+        if code in known:
+            cls = known[code]
+            text = (cls.__doc__ or cls.title).strip().split("\n\n")[0]
+            return JSONResponse(
+                {
+                    "code": code,
+                    "status": cls.status,
+                    "title": cls.title,
+                    "description": " ".join(text.split()),
+                }
+            )
+        if code in _EXTRA_CODES:
+            return JSONResponse({"code": code, "description": _EXTRA_CODES[code]})
+        return problem_response(404, "not_found", "Not found", f"no error code {code!r}")
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            _, defs = models_json_schema(
+                [(m, "validation") for m in WRITE_MODELS],
+                ref_template="#/components/schemas/{model}",
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                defs.get("$defs", {})
+            )
+            schema["components"]["securitySchemes"] = {
+                "bearer": {"type": "http", "scheme": "bearer"}
+            }
+            schema["security"] = [{"bearer": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override hook
+    app.add_middleware(
+        RequestGuard, max_body_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth
+    )
+    return app

@@ -1,0 +1,101 @@
+"""Parsing of query parameters and headers into core values, with problem-shaped errors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from datetime import datetime
+from typing import Any
+
+from deconflict.declarations import Kind, State
+from deconflict.errors import InvalidInput, PreconditionRequired
+from deconflict.volumes import parse_time
+
+__all__ = [
+    "decode_cursor",
+    "encode_cursor",
+    "parse_bbox",
+    "parse_body",
+    "parse_enum",
+    "parse_if_match",
+    "parse_limit",
+    "parse_optional_time",
+]
+
+
+def encode_cursor(seq: int | None) -> str | None:
+    return None if seq is None else base64.urlsafe_b64encode(f"s{seq}".encode()).decode()
+
+
+def decode_cursor(raw: str | None) -> int:
+    if raw is None:
+        return 0
+    try:
+        text = base64.urlsafe_b64decode(raw.encode("ascii")).decode("ascii")
+    except (binascii.Error, UnicodeError, ValueError):
+        text = ""
+    if not (text.startswith("s") and text[1:].isdigit() and len(text) < 20):
+        raise InvalidInput.one("cursor", "cursor", "not a cursor this service returned")
+    return int(text[1:])
+
+
+def parse_limit(raw: str | None, maximum: int) -> int:
+    if raw is None:
+        return min(100, maximum)
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise InvalidInput.one("limit", "limit_range", f"limit is a whole number 1 to {maximum}")
+    return int(raw)
+
+
+def parse_enum(raw: str | None, name: str, cls: type[Kind] | type[State]) -> str | None:
+    if raw is None:
+        return None
+    if raw not in {m.value for m in cls}:
+        raise InvalidInput.one(name, "enum", f"one of: {', '.join(m.value for m in cls)}")
+    return raw
+
+
+def parse_optional_time(raw: str | None, name: str) -> datetime | None:
+    return None if raw is None else parse_time(raw, name)
+
+
+def parse_bbox(raw: str | None) -> tuple[float, float, float, float] | None:
+    """``min_lon,min_lat,max_lon,max_lat`` in degrees."""
+    if raw is None:
+        return None
+    parts = raw.split(",")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise InvalidInput.one("bbox", "bbox", "bbox is min_lon,min_lat,max_lon,max_lat")
+    x0, y0, x1, y1 = values
+    if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
+        raise InvalidInput.one("bbox", "bbox_range", "bbox corners in range, min before max")
+    return (x0, y0, x1, y1)
+
+
+def parse_if_match(raw: str | None) -> int:
+    """The version in an ``If-Match`` header: ``"3"``, ``W/"3"`` or ``3``."""
+    if raw is None:
+        raise PreconditionRequired("send If-Match with the version you read (its ETag)")
+    text = raw.strip().removeprefix("W/").strip('"')
+    if not text.isdigit() or len(text) > 12:
+        raise InvalidInput.one("If-Match", "version", "If-Match carries a version number")
+    return int(text)
+
+
+def _reject_constant(name: str) -> Any:
+    raise InvalidInput.one("", "finite", f"{name} is not a JSON number")
+
+
+def parse_body(body: bytes) -> Any:
+    if not body:
+        raise InvalidInput.one("", "required", "a JSON body is required")
+    try:
+        return json.loads(body, parse_constant=_reject_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput.one("", "json", f"the body is not valid JSON: {exc}") from None

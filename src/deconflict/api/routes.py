@@ -1,0 +1,178 @@
+"""HTTP routes under ``/v1``. Each route authenticates, parses, calls the channel service and
+renders; the service enforces need-to-know."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from deconflict.api.params import (
+    decode_cursor,
+    encode_cursor,
+    parse_bbox,
+    parse_body,
+    parse_enum,
+    parse_if_match,
+    parse_limit,
+    parse_optional_time,
+)
+from deconflict.declarations import Kind, State
+from deconflict.errors import InvalidInput
+from deconflict.principals import Principal
+from deconflict.service import Channel, Outcome
+from deconflict.store.base import ConflictQuery, DeclarationQuery
+
+__all__ = ["build_router"]
+
+
+def _body_doc(model: str) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}},
+        }
+    }
+
+
+def _json(data: Any, status: int = 200, etag: int | None = None) -> JSONResponse:
+    headers = {"ETag": f'"{etag}"'} if etag is not None else None
+    return JSONResponse(data, status_code=status, headers=headers)
+
+
+def _outcome(outcome: Outcome, status: int = 200) -> JSONResponse:
+    d = outcome.declaration
+    response = _json(
+        {"declaration": d.to_json(), "conflicts": outcome.conflicts}, status, d.version
+    )
+    if status == 201:
+        response.headers["Location"] = f"/v1/declarations/{d.id}"
+    return response
+
+
+def build_router(channel: Channel, page_limit_max: int) -> APIRouter:
+    router = APIRouter(prefix="/v1")
+
+    async def principal(
+        authorization: str | None = Header(None, description="Bearer <token>"),
+    ) -> Principal:
+        token = None
+        if authorization and authorization[:7].lower() == "bearer ":
+            token = authorization[7:].strip()
+        return await run_in_threadpool(channel.authenticate, token)
+
+    Caller = Depends(principal)  # noqa: N806
+
+    @router.get("/me", summary="The calling principal")
+    async def me(who: Principal = Caller) -> JSONResponse:
+        return _json(who.to_json())
+
+    @router.get("/parties", summary="Parties of the channel")
+    async def parties(who: Principal = Caller) -> JSONResponse:
+        items = await run_in_threadpool(channel.list_parties)
+        return _json({"items": [p.to_json() for p in items], "next": None})
+
+    @router.post(
+        "/declarations",
+        status_code=201,
+        summary="Declare",
+        openapi_extra=_body_doc("DeclarationIn"),
+    )
+    async def declare(request: Request, who: Principal = Caller) -> JSONResponse:
+        raw = parse_body(await request.body())
+        return _outcome(await run_in_threadpool(channel.declare, who, raw), 201)
+
+    @router.post(
+        "/check",
+        summary="Dry run: the conflicts a declaration would have",
+        openapi_extra=_body_doc("DeclarationIn"),
+    )
+    async def check(request: Request, who: Principal = Caller) -> JSONResponse:
+        raw = parse_body(await request.body())
+        return _json({"conflicts": await run_in_threadpool(channel.check, who, raw)})
+
+    @router.get("/declarations", summary="Own and visible declarations")
+    async def list_declarations(
+        *,
+        who: Principal = Caller,
+        kind: str | None = Query(None),
+        state: str | None = Query(None),
+        start: str | None = Query(None, description="RFC 3339; overlapping windows"),
+        end: str | None = Query(None, description="RFC 3339"),
+        bbox: str | None = Query(None, description="min_lon,min_lat,max_lon,max_lat"),
+        cursor: str | None = Query(None),
+        limit: str | None = Query(None),
+    ) -> JSONResponse:
+        query = DeclarationQuery(
+            after=decode_cursor(cursor),
+            limit=parse_limit(limit, page_limit_max),
+            kind=parse_enum(kind, "kind", Kind),
+            state=parse_enum(state, "state", State),
+            start=parse_optional_time(start, "start"),
+            end=parse_optional_time(end, "end"),
+            bbox=parse_bbox(bbox),
+        )
+        page = await run_in_threadpool(channel.list_declarations, who, query)
+        return _json({"items": [d.to_json() for d in page.items], "next": encode_cursor(page.next)})
+
+    @router.get("/declarations/{declaration_id}", summary="One declaration")
+    async def get_declaration(declaration_id: str, who: Principal = Caller) -> JSONResponse:
+        d = await run_in_threadpool(channel.get_declaration, who, declaration_id)
+        return _json(d.to_json(), etag=d.version)
+
+    @router.patch(
+        "/declarations/{declaration_id}",
+        summary="Amend (JSON merge patch)",
+        openapi_extra=_body_doc("DeclarationPatch"),
+    )
+    async def amend(
+        declaration_id: str,
+        request: Request,
+        who: Principal = Caller,
+        if_match: str | None = Header(None),
+    ) -> JSONResponse:
+        version = parse_if_match(if_match)
+        raw = parse_body(await request.body())
+        return _outcome(await run_in_threadpool(channel.amend, who, declaration_id, version, raw))
+
+    @router.delete("/declarations/{declaration_id}", summary="Cancel")
+    async def cancel(
+        declaration_id: str,
+        who: Principal = Caller,
+        if_match: str | None = Header(None),
+    ) -> JSONResponse:
+        version = parse_if_match(if_match)
+        return _outcome(await run_in_threadpool(channel.cancel, who, declaration_id, version))
+
+    @router.get("/declarations/{declaration_id}/conflicts", summary="Open conflicts of one")
+    async def declaration_conflicts(declaration_id: str, who: Principal = Caller) -> JSONResponse:
+        items = await run_in_threadpool(channel.declaration_conflicts, who, declaration_id)
+        return _json({"items": items, "next": None})
+
+    @router.get("/conflicts", summary="Conflicts visible to the caller")
+    async def list_conflicts(
+        *,
+        who: Principal = Caller,
+        state: str | None = Query(None, description="open|resolved"),
+        declaration_id: str | None = Query(None),
+        cursor: str | None = Query(None),
+        limit: str | None = Query(None),
+    ) -> JSONResponse:
+        if state is not None and state not in ("open", "resolved"):
+            raise InvalidInput.one("state", "enum", "one of: open, resolved")
+        query = ConflictQuery(
+            after=decode_cursor(cursor),
+            limit=parse_limit(limit, page_limit_max),
+            state=state,
+            declaration_id=declaration_id,
+        )
+        page = await run_in_threadpool(channel.list_conflicts, who, query)
+        return _json({"items": page.items, "next": encode_cursor(page.next)})
+
+    @router.get("/conflicts/{conflict_id}", summary="One conflict")
+    async def get_conflict(conflict_id: str, who: Principal = Caller) -> JSONResponse:
+        return _json(await run_in_threadpool(channel.get_conflict, who, conflict_id))
+
+    return router

@@ -1,0 +1,156 @@
+"""Wire schemas for the OpenAPI document. Requests are validated by the core (which names the
+field and rule of each error); these models describe the same shapes for clients and fuzzers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from deconflict.declarations import Kind, MeasureType, SiteType, State, Verification
+from deconflict.rules import ConflictKind, Severity
+
+__all__ = [
+    "WRITE_MODELS",
+    "ConflictOut",
+    "DeclarationIn",
+    "DeclarationOut",
+    "DeclarationPatch",
+    "Problem",
+    "Volume4D",
+]
+
+Position = Annotated[
+    list[Annotated[float, Field(allow_inf_nan=False)]],
+    Field(min_length=2, max_length=2, description="[lon, lat] in degrees"),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Point(_Strict):
+    type: Literal["Point"]
+    coordinates: Position
+
+
+class LineString(_Strict):
+    type: Literal["LineString"]
+    coordinates: Annotated[list[Position], Field(min_length=2)]
+
+
+class Polygon(_Strict):
+    type: Literal["Polygon"]
+    coordinates: Annotated[
+        list[Annotated[list[Position], Field(min_length=4)]], Field(min_length=1)
+    ]
+
+
+class MultiPolygon(_Strict):
+    type: Literal["MultiPolygon"]
+    coordinates: Annotated[
+        list[Annotated[list[Annotated[list[Position], Field(min_length=4)]], Field(min_length=1)]],
+        Field(min_length=1),
+    ]
+
+
+class AltitudeBand(_Strict):
+    lower: float
+    upper: float
+    units: Literal["m", "ft"]
+    reference: Literal["W84", "AMSL"]
+
+
+class TimeWindow(_Strict):
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class Volume4D(_Strict):
+    geometry: Annotated[Point | LineString | Polygon | MultiPolygon, Field(discriminator="type")]
+    buffer_m: (
+        Annotated[float, Field(ge=0, description="required > 0 for Point and LineString")] | None
+    ) = None
+    altitude: AltitudeBand
+    time: TimeWindow
+
+
+class _DeclarationFields(_Strict):
+    callsign: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    purpose: Annotated[str, Field(min_length=1, max_length=2000)] | None = None
+    released_to: list[str] | None = Field(
+        None, description="protected_site and humanitarian_movement only"
+    )
+    verification: Verification | None = None
+    expires_at: AwareDatetime | None = None
+    site_type: SiteType | None = Field(None, description="protected_site only")
+    measure: MeasureType | None = Field(None, description="coordination_measure only")
+    controlling_party: str | None = Field(None, description="coordination_measure only")
+
+
+class DeclarationIn(_DeclarationFields):
+    kind: Kind
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    volumes: Annotated[list[Volume4D], Field(min_length=1, max_length=50)]
+    state: Literal["planned", "active"] = "planned"
+
+
+class DeclarationPatch(_DeclarationFields):
+    """A JSON merge patch; send ``If-Match`` with the version you read."""
+
+    title: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    volumes: Annotated[list[Volume4D], Field(min_length=1, max_length=50)] | None = None
+    state: State | None = None
+
+
+class DeclarationOut(_DeclarationFields):
+    id: str
+    kind: Kind
+    title: str
+    party: str
+    version: int
+    state: State
+    volumes: list[Volume4D]
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+
+
+class ConflictOut(BaseModel):
+    id: str
+    kind: ConflictKind
+    severity: Severity
+    state: Literal["open", "resolved"]
+    version: int
+    declaration_id: str = Field(description="the caller's own declaration")
+    party: str
+    other_party: str
+    other_kind: Kind
+    overlap: Volume4D
+    overlaps: list[Volume4D]
+    detected_at: AwareDatetime
+    updated_at: AwareDatetime
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="JSON Pointer into the body, or the parameter's name")
+    rule: str
+    detail: str
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[FieldProblem] | None = None
+
+
+WRITE_MODELS: tuple[type[BaseModel], ...] = (
+    DeclarationIn,
+    DeclarationPatch,
+    DeclarationOut,
+    ConflictOut,
+    Problem,
+)

@@ -1,0 +1,238 @@
+"""The command-line tool: serve, demo, check, admin."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from deconflict.api.app import create_app
+from deconflict.demo import DEMO_TOKENS_FILE, load_scenario
+from deconflict.disclosure import Role
+from deconflict.errors import InvalidInput
+from deconflict.offline import detect_all, parse_feature_collection
+from deconflict.service import Channel
+from deconflict.settings import Settings, setting_docs
+from deconflict.store.sqlite import SqliteStore
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(help="deconflict: a deconfliction channel.", no_args_is_help=True)
+admin = typer.Typer(
+    help="Parties, principals and tokens (works on the data dir directly).", no_args_is_help=True
+)
+app.add_typer(admin, name="admin")
+console = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[Path, typer.Option("--data-dir", help="Folder of deconflict.db.")]
+Port = Annotated[int, typer.Option("--port", help="TCP port.")]
+Host = Annotated[str, typer.Option("--host", help="Address to listen on.")]
+Sets = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Any setting as name=value (see `deconflict settings`)."),
+]
+
+
+def _settings(data_dir: Path, host: str, port: int, sets: list[str] | None) -> Settings:
+    pairs = {}
+    for item in sets or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{item!r} is not name=value", param_hint="--set")
+        pairs[name.strip()] = value.strip()
+    try:
+        return Settings(data_dir=data_dir, host=host, port=port).with_values(pairs)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--set") from None
+
+
+def _serve(settings: Settings) -> None:
+    console.print(
+        f"deconflict serving {settings.database_path} on http://{settings.host}:{settings.port}"
+    )
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = Path("data"), host: Host = "127.0.0.1", port: Port = 8000, sets: Sets = None
+) -> None:
+    """Serve an existing data dir over HTTP."""
+    settings = _settings(data_dir, host, port, sets)
+    if not settings.database_path.exists():
+        err.print(
+            f"no database at {settings.database_path}; run `deconflict demo` or "
+            "`deconflict admin init` first"
+        )
+        raise typer.Exit(2)
+    _serve(settings)
+
+
+@app.command()
+def demo(
+    data_dir: DataDir = Path("demo-data"),
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    sets: Sets = None,
+) -> None:
+    """Serve the Syria, April 2017 demo scenario (loaded once into a new data dir)."""
+    settings = _settings(data_dir, host, port, sets)
+    fresh = not settings.database_path.exists()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        store = SqliteStore(settings.database_path)
+        try:
+            load_scenario(Channel(store, settings.rules()), settings.data_dir)
+        finally:
+            store.close()
+        console.print(f"demo scenario loaded; bearer tokens in {data_dir / DEMO_TOKENS_FILE}")
+    else:
+        console.print(f"keeping the existing database in {settings.data_dir}")
+    _serve(settings)
+
+
+@app.command()
+def check(
+    file: Annotated[Path, typer.Argument(help="GeoJSON FeatureCollection of declarations.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print conflicts as JSON.")] = False,
+    sets: Sets = None,
+) -> None:
+    """Offline: the conflicts among the declarations of a GeoJSON file."""
+    settings = _settings(Path(), "127.0.0.1", 8000, sets)
+    try:
+        decls = parse_feature_collection(json.loads(file.read_text(encoding="utf-8")))
+    except (OSError, json.JSONDecodeError) as exc:
+        err.print(f"cannot read {file}: {exc}")
+        raise typer.Exit(2) from None
+    except InvalidInput as exc:
+        for e in exc.errors:
+            err.print(f"{file}: {e.field}: {e.detail} [{e.rule}]")
+        raise typer.Exit(2) from None
+    with Progress(console=err, transient=True, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task("detecting", total=len(decls))
+        findings = detect_all(decls, settings.rules(), lambda n: bar.advance(task, n))
+    if as_json:
+        out = [
+            {
+                "a": f.a.id,
+                "a_party": f.a.party,
+                "a_title": f.a.title,
+                "b": f.b.id,
+                "b_party": f.b.party,
+                "b_title": f.b.title,
+                "kind": str(f.kind),
+                "severity": str(f.severity),
+                "overlap": f.overlap.to_json(),
+            }
+            for f in findings
+        ]
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return
+    table = Table(title=f"{len(findings)} conflicts among {len(decls)} declarations")
+    for col in ("severity", "kind", "a", "b"):
+        table.add_column(col)
+    for f in findings:
+        table.add_row(
+            str(f.severity), str(f.kind), f"{f.a.title} ({f.a.party})", f"{f.b.title} ({f.b.party})"
+        )
+    console.print(table)
+
+
+@app.command("settings")
+def list_settings() -> None:
+    """Every setting, its default and what it does."""
+    table = Table()
+    for col in ("name", "default", "meaning"):
+        table.add_column(col)
+    for row in setting_docs():
+        table.add_row(*row)
+    console.print(table)
+
+
+def _channel(data_dir: Path) -> Channel:
+    settings = Settings(data_dir=data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Channel(SqliteStore(settings.database_path), settings.rules())
+
+
+@admin.command("init")
+def admin_init(data_dir: DataDir = Path("data")) -> None:
+    """Create an empty database in the data dir."""
+    _channel(data_dir).store.close()
+    console.print(f"database ready in {data_dir}")
+
+
+@admin.command("add-party")
+def add_party(party_id: str, name: str, data_dir: DataDir = Path("data")) -> None:
+    """Add a party."""
+    channel = _channel(data_dir)
+    try:
+        channel.add_party(party_id, name)
+    except InvalidInput as exc:
+        err.print(exc.detail)
+        raise typer.Exit(2) from None
+    finally:
+        channel.store.close()
+    console.print(f"party {party_id} added")
+
+
+@admin.command("add-principal")
+def add_principal(
+    party_id: str,
+    name: str,
+    role: Annotated[Role, typer.Option(help="What the principal may do.")] = Role.DUTY_OFFICER,
+    data_dir: DataDir = Path("data"),
+) -> None:
+    """Add a principal and print its bearer token (shown once, stored hashed)."""
+    channel = _channel(data_dir)
+    try:
+        principal, token = channel.add_principal(party_id, name, role)
+    except InvalidInput as exc:
+        err.print(exc.detail)
+        raise typer.Exit(2) from None
+    finally:
+        channel.store.close()
+    console.print(f"principal {principal.id} ({role}) of {party_id}")
+    sys.stdout.write(token + "\n")
+
+
+@admin.command("principals")
+def principals(data_dir: DataDir = Path("data")) -> None:
+    """List principals (never their tokens)."""
+    channel = _channel(data_dir)
+    try:
+        rows = channel.list_principals()
+    finally:
+        channel.store.close()
+    table = Table()
+    for col in ("id", "party", "name", "role", "revoked"):
+        table.add_column(col)
+    for p in rows:
+        table.add_row(p.id, p.party, p.name, str(p.role), "yes" if p.revoked_at else "")
+    console.print(table)
+
+
+@admin.command("revoke")
+def revoke(principal_id: str, data_dir: DataDir = Path("data")) -> None:
+    """Revoke a principal's token."""
+    channel = _channel(data_dir)
+    try:
+        channel.revoke_principal(principal_id)
+    except Exception as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from None
+    finally:
+        channel.store.close()
+    console.print(f"principal {principal_id} revoked")
+
+
+def main() -> None:
+    app()

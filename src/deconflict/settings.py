@@ -1,0 +1,96 @@
+"""Configuration declared once, as data. The CLI's ``--set``, the docs and validation all derive
+from the fields of :class:`Settings`; nothing is read from the environment at import."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from deconflict.rules import (
+    DEFAULT_AIR_SEPARATION_FT,
+    DEFAULT_AIR_SEPARATION_NM,
+    DEFAULT_PROTECTED_SITE_RADIUS_M,
+    RuleSet,
+    default_rules,
+)
+
+__all__ = ["DATABASE_FILE", "Settings", "setting_docs"]
+
+DATABASE_FILE = "deconflict.db"
+
+
+def _doc(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(
+        default=Path("data"), metadata=_doc("Folder holding the SQLite database (deconflict.db).")
+    )
+    host: str = field(default="127.0.0.1", metadata=_doc("Address the HTTP server listens on."))
+    port: int = field(default=8000, metadata=_doc("TCP port of the HTTP server."))
+    max_body_bytes: int = field(
+        default=2 * 1024 * 1024,
+        metadata=_doc("Largest request body accepted; larger ones get 413."),
+    )
+    max_json_depth: int = field(
+        default=32,
+        metadata=_doc("Deepest nesting of arrays and objects accepted in a request body."),
+    )
+    page_limit_max: int = field(
+        default=1000, metadata=_doc("Largest page a list endpoint returns (?limit=).")
+    )
+    air_separation_nm: float = field(
+        default=DEFAULT_AIR_SEPARATION_NM,
+        metadata=_doc(
+            "Horizontal separation between air operations of different parties, nautical miles."
+        ),
+    )
+    air_separation_ft: float = field(
+        default=DEFAULT_AIR_SEPARATION_FT,
+        metadata=_doc("Vertical separation between air operations of different parties, feet."),
+    )
+    protected_site_radius_m: float = field(
+        default=DEFAULT_PROTECTED_SITE_RADIUS_M,
+        metadata=_doc("How far beyond its footprint a protected site is protected, metres."),
+    )
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / DATABASE_FILE
+
+    def rules(self) -> RuleSet:
+        return default_rules(
+            air_separation_nm=self.air_separation_nm,
+            air_separation_ft=self.air_separation_ft,
+            protected_site_radius_m=self.protected_site_radius_m,
+        )
+
+    def with_values(self, values: dict[str, str]) -> Settings:
+        """A copy with settings given as text (``--set name=value``); unknown names and bad
+        values raise ValueError."""
+        types = {f.name: f.type for f in dataclasses.fields(self)}
+        changes: dict[str, Any] = {}
+        for name, text in values.items():
+            if name not in types:
+                raise ValueError(f"unknown setting {name!r}")
+            kind = str(types[name])
+            value: Any = (
+                Path(text)
+                if kind == "Path"
+                else int(text)
+                if kind == "int"
+                else (float(text) if kind == "float" else text)
+            )
+            if isinstance(value, int | float) and not value > 0:
+                raise ValueError(f"setting {name} must be positive")
+            changes[name] = value
+        return dataclasses.replace(self, **changes)
+
+
+def setting_docs() -> list[tuple[str, str, str]]:
+    """(name, default, help) for every setting."""
+    return [(f.name, str(f.default), f.metadata["help"]) for f in dataclasses.fields(Settings)]

@@ -1,0 +1,85 @@
+"""The store interface that every backend implements.
+
+A write transaction is serialised with every other write (SQLite: one writer and
+``BEGIN IMMEDIATE``); detection reads candidates and writes conflicts inside it, so two
+overlapping declarations can never both be accepted without their conflict being recorded.
+When :meth:`Store.write` returns, the transaction is durable on disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, Protocol, TypeVar
+
+from deconflict.conflicts import Conflict
+from deconflict.declarations import Declaration
+from deconflict.disclosure import Viewer
+from deconflict.indexing import Box
+from deconflict.principals import Party, Principal
+
+__all__ = ["ConflictQuery", "DeclarationQuery", "Page", "Store", "StoreTxn"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next: int | None
+    """Sequence number to continue after, or ``None`` on the last page."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeclarationQuery:
+    after: int = 0
+    limit: int = 100
+    kind: str | None = None
+    state: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    """min_lon, min_lat, max_lon, max_lat"""
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictQuery:
+    after: int = 0
+    limit: int = 100
+    state: str | None = None
+    declaration_id: str | None = None
+
+
+class StoreTxn(Protocol):
+    def get_party(self, party_id: str) -> Party | None: ...
+    def list_parties(self) -> list[Party]: ...
+    def insert_party(self, party: Party) -> None: ...
+    def insert_principal(self, principal: Principal, token_hash: bytes) -> None: ...
+    def principal_by_token(self, token_hash: bytes) -> Principal | None: ...
+    def list_principals(self, party_id: str | None) -> list[Principal]: ...
+    def revoke_principal(self, principal_id: str, when: datetime) -> bool: ...
+
+    def get_declaration(self, declaration_id: str) -> Declaration | None: ...
+    def save_declaration(self, decl: Declaration, index: Sequence[Box]) -> None:
+        """Insert or replace; ``index`` replaces the declaration's candidate boxes (empty for a
+        declaration that no longer takes part in detection)."""
+
+    def candidates(self, boxes: Sequence[Box]) -> list[Declaration]: ...
+    def list_declarations(self, viewer: Viewer, query: DeclarationQuery) -> Page[Declaration]: ...
+    def count_declarations(self) -> int: ...
+
+    def get_conflict(self, conflict_id: str) -> Conflict | None: ...
+    def conflicts_of(self, declaration_id: str) -> list[Conflict]:
+        """Open conflicts that involve the declaration."""
+
+    def conflict_between(self, a_id: str, b_id: str) -> Conflict | None: ...
+    def save_conflict(self, conflict: Conflict) -> None: ...
+    def list_conflicts(self, viewer: Viewer, query: ConflictQuery) -> Page[Conflict]: ...
+
+
+class Store(Protocol):
+    def write(self) -> AbstractContextManager[StoreTxn]: ...
+    def read(self) -> AbstractContextManager[StoreTxn]: ...
+    def close(self) -> None: ...

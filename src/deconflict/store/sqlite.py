@@ -1,0 +1,462 @@
+"""The embedded default store: one SQLite file.
+
+WAL journal with ``synchronous=FULL`` (a committed write survives a crash of the process and of
+the machine), one writer connection behind a lock with ``BEGIN IMMEDIATE``, a reader connection
+per thread, named ordered migrations, and an R*Tree over lon, lat, time and altitude for
+candidate search.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from deconflict.conflicts import Conflict, ConflictState, Side
+from deconflict.declarations import PROTECTED_KINDS, Declaration, Kind, from_json
+from deconflict.disclosure import Role, Viewer
+from deconflict.indexing import Box
+from deconflict.principals import Party, Principal
+from deconflict.rules import ConflictKind, Severity
+from deconflict.store.base import ConflictQuery, DeclarationQuery, Page
+from deconflict.store.sqlite_schema import MIGRATIONS
+from deconflict.volumes import format_time, parse_time
+
+__all__ = ["DECLARATION_CACHE_SIZE", "SqliteStore", "SqliteTxn"]
+
+DECLARATION_CACHE_SIZE = 50_000
+"""Parsed declarations kept in memory by (id, version): parsing re-validates geometry."""
+
+_PROTECTED = tuple(str(k) for k in sorted(PROTECTED_KINDS))
+
+
+def _time(value: str | None) -> datetime | None:
+    return None if value is None else parse_time(value, "")
+
+
+def _side_json(side: Side) -> dict[str, Any]:
+    return {
+        "declaration_id": side.declaration_id,
+        "party": side.party,
+        "kind": str(side.kind),
+        "protected": side.protected,
+        "sees": side.sees,
+    }
+
+
+def _side(raw: dict[str, Any]) -> Side:
+    return Side(
+        raw["declaration_id"], raw["party"], Kind(raw["kind"]), raw["protected"], raw["sees"]
+    )
+
+
+def _conflict_json(c: Conflict) -> str:
+    return json.dumps(
+        {
+            "id": c.id,
+            "kind": str(c.kind),
+            "severity": str(c.severity),
+            "state": str(c.state),
+            "version": c.version,
+            "a": _side_json(c.a),
+            "b": _side_json(c.b),
+            "overlap": c.overlap,
+            "overlaps": list(c.overlaps),
+            "detected_at": format_time(c.detected_at),
+            "updated_at": format_time(c.updated_at),
+        },
+        separators=(",", ":"),
+    )
+
+
+def _conflict(body: str) -> Conflict:
+    raw = json.loads(body)
+    return Conflict(
+        id=raw["id"],
+        kind=ConflictKind(raw["kind"]),
+        severity=Severity(raw["severity"]),
+        state=ConflictState(raw["state"]),
+        version=raw["version"],
+        a=_side(raw["a"]),
+        b=_side(raw["b"]),
+        overlap=raw["overlap"],
+        overlaps=tuple(raw["overlaps"]),
+        detected_at=parse_time(raw["detected_at"], ""),
+        updated_at=parse_time(raw["updated_at"], ""),
+    )
+
+
+def _principal(row: sqlite3.Row) -> Principal:
+    return Principal(
+        row["id"],
+        row["party_id"],
+        row["name"],
+        Role(row["role"]),
+        parse_time(row["created_at"], ""),
+        _time(row["revoked_at"]),
+    )
+
+
+class _Cache:
+    def __init__(self, size: int) -> None:
+        self._items: OrderedDict[tuple[str, int], Declaration] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, int]) -> Declaration | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, decl: Declaration) -> None:
+        with self._lock:
+            self._items[(decl.id, decl.version)] = decl
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
+class SqliteTxn:
+    """Everything the service does inside one transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, cache: _Cache) -> None:
+        self._c = conn
+        self._cache = cache
+
+    # parties and principals
+    def get_party(self, party_id: str) -> Party | None:
+        row = self._c.execute("SELECT * FROM parties WHERE id = ?", (party_id,)).fetchone()
+        return (
+            None
+            if row is None
+            else Party(row["id"], row["name"], parse_time(row["created_at"], ""))
+        )
+
+    def list_parties(self) -> list[Party]:
+        rows = self._c.execute("SELECT * FROM parties ORDER BY id").fetchall()
+        return [Party(r["id"], r["name"], parse_time(r["created_at"], "")) for r in rows]
+
+    def insert_party(self, party: Party) -> None:
+        self._c.execute(
+            "INSERT INTO parties VALUES (?, ?, ?)",
+            (party.id, party.name, format_time(party.created_at)),
+        )
+
+    def insert_principal(self, principal: Principal, token_hash: bytes) -> None:
+        self._c.execute(
+            "INSERT INTO principals VALUES (?, ?, ?, ?, ?, ?, NULL)",
+            (
+                principal.id,
+                principal.party,
+                principal.name,
+                str(principal.role),
+                token_hash,
+                format_time(principal.created_at),
+            ),
+        )
+
+    def principal_by_token(self, token_hash: bytes) -> Principal | None:
+        row = self._c.execute(
+            "SELECT * FROM principals WHERE token_hash = ? AND revoked_at IS NULL", (token_hash,)
+        ).fetchone()
+        return None if row is None else _principal(row)
+
+    def list_principals(self, party_id: str | None) -> list[Principal]:
+        rows = self._c.execute(
+            "SELECT * FROM principals WHERE ?1 IS NULL OR party_id = ?1 ORDER BY party_id, id",
+            (party_id,),
+        ).fetchall()
+        return [_principal(r) for r in rows]
+
+    def revoke_principal(self, principal_id: str, when: datetime) -> bool:
+        cur = self._c.execute(
+            "UPDATE principals SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+            (format_time(when), principal_id),
+        )
+        return cur.rowcount == 1
+
+    # declarations
+    def _load(self, decl_id: str, version: int, body: str | None = None) -> Declaration:
+        cached = self._cache.get((decl_id, version))
+        if cached is not None:
+            return cached
+        if body is None:
+            body = self._c.execute(
+                "SELECT body FROM declarations WHERE id = ?", (decl_id,)
+            ).fetchone()[0]
+        decl = from_json(json.loads(body))
+        self._cache.put(decl)
+        return decl
+
+    def get_declaration(self, declaration_id: str) -> Declaration | None:
+        row = self._c.execute(
+            "SELECT id, version, body FROM declarations WHERE id = ?", (declaration_id,)
+        ).fetchone()
+        return None if row is None else self._load(row[0], row[1], row[2])
+
+    def save_declaration(self, decl: Declaration, index: Sequence[Box]) -> None:
+        body = json.dumps(decl.to_json(), separators=(",", ":"))
+        t0 = min(v.time.start for v in decl.volumes).timestamp()
+        t1 = max(v.time.end for v in decl.volumes).timestamp()
+        row = self._c.execute("SELECT seq FROM declarations WHERE id = ?", (decl.id,)).fetchone()
+        if row is None:
+            seq = self._c.execute(
+                "INSERT INTO declarations (id, party_id, kind, state, version, t_start, t_end,"
+                " body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (decl.id, decl.party, str(decl.kind), str(decl.state), decl.version, t0, t1, body),
+            ).lastrowid
+        else:
+            seq = row[0]
+            self._c.execute(
+                "UPDATE declarations SET state = ?, version = ?, t_start = ?, t_end = ?, body = ?"
+                " WHERE seq = ?",
+                (str(decl.state), decl.version, t0, t1, body, seq),
+            )
+            for table in ("releases", "declaration_boxes"):
+                self._c.execute(f"DELETE FROM {table} WHERE declaration_seq = ?", (seq,))  # noqa: S608
+            self._c.execute("DELETE FROM volume_index WHERE declaration_seq = ?", (seq,))
+        self._c.execute(
+            "INSERT INTO declaration_versions VALUES (?, ?, ?)", (seq, decl.version, body)
+        )
+        self._c.executemany(
+            "INSERT INTO releases VALUES (?, ?)", [(seq, p) for p in decl.released_to]
+        )
+        self._c.executemany(
+            "INSERT INTO volume_index (min_lon, max_lon, min_lat, max_lat, min_t, max_t, min_alt,"
+            " max_alt, declaration_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    b.min_lon,
+                    b.max_lon,
+                    b.min_lat,
+                    b.max_lat,
+                    b.min_t,
+                    b.max_t,
+                    b.min_alt,
+                    b.max_alt,
+                    seq,
+                )
+                for b in index
+            ],
+        )
+        self._c.executemany(
+            "INSERT INTO declaration_boxes VALUES (?, ?, ?, ?, ?)",
+            [(seq, b.min_lon, b.max_lon, b.min_lat, b.max_lat) for b in index],
+        )
+        self._cache.put(decl)
+
+    def candidates(self, boxes: Sequence[Box]) -> list[Declaration]:
+        found: dict[str, int] = {}
+        for b in boxes:
+            rows = self._c.execute(
+                "SELECT d.id, d.version FROM volume_index v JOIN declarations d"
+                " ON d.seq = v.declaration_seq WHERE v.min_lon <= ? AND v.max_lon >= ?"
+                " AND v.min_lat <= ? AND v.max_lat >= ? AND v.min_t <= ? AND v.max_t >= ?"
+                " AND v.min_alt <= ? AND v.max_alt >= ?",
+                (
+                    b.max_lon,
+                    b.min_lon,
+                    b.max_lat,
+                    b.min_lat,
+                    b.max_t,
+                    b.min_t,
+                    b.max_alt,
+                    b.min_alt,
+                ),
+            ).fetchall()
+            found.update((r[0], r[1]) for r in rows)
+        return [self._load(i, v) for i, v in found.items()]
+
+    def list_declarations(self, viewer: Viewer, query: DeclarationQuery) -> Page[Declaration]:
+        sql = [
+            "SELECT d.seq, d.id, d.version, d.body FROM declarations d WHERE d.seq > :after AND"
+            " (d.party_id = :party OR d.kind = 'coordination_measure' OR (d.kind IN (:p0, :p1)"
+            " AND (:relay OR EXISTS (SELECT 1 FROM releases r WHERE r.declaration_seq = d.seq"
+            " AND r.party_id = :party))))"
+        ]
+        args: dict[str, Any] = {
+            "after": query.after,
+            "party": viewer.party,
+            "relay": viewer.relay,
+            "p0": _PROTECTED[0],
+            "p1": _PROTECTED[1],
+            "limit": query.limit + 1,
+        }
+        if query.kind is not None:
+            sql.append("AND d.kind = :kind")
+            args["kind"] = query.kind
+        if query.state is not None:
+            sql.append("AND d.state = :state")
+            args["state"] = query.state
+        if query.start is not None:
+            sql.append("AND d.t_end >= :start")
+            args["start"] = query.start.timestamp()
+        if query.end is not None:
+            sql.append("AND d.t_start <= :end")
+            args["end"] = query.end.timestamp()
+        if query.bbox is not None:
+            sql.append(
+                "AND EXISTS (SELECT 1 FROM declaration_boxes b WHERE b.declaration_seq = d.seq"
+                " AND b.min_lon <= :x1 AND b.max_lon >= :x0 AND b.min_lat <= :y1"
+                " AND b.max_lat >= :y0)"
+            )
+            args.update(zip(("x0", "y0", "x1", "y1"), query.bbox, strict=True))
+        sql.append("ORDER BY d.seq LIMIT :limit")
+        rows = self._c.execute(" ".join(sql), args).fetchall()
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        return Page(
+            [self._load(r[1], r[2], r[3]) for r in rows], rows[-1][0] if more and rows else None
+        )
+
+    def count_declarations(self) -> int:
+        return int(self._c.execute("SELECT count(*) FROM declarations").fetchone()[0])
+
+    # conflicts
+    def get_conflict(self, conflict_id: str) -> Conflict | None:
+        row = self._c.execute("SELECT body FROM conflicts WHERE id = ?", (conflict_id,)).fetchone()
+        return None if row is None else _conflict(row[0])
+
+    def conflicts_of(self, declaration_id: str) -> list[Conflict]:
+        rows = self._c.execute(
+            "SELECT body FROM conflicts WHERE (a_id = ?1 OR b_id = ?1) AND state = 'open'"
+            " ORDER BY seq",
+            (declaration_id,),
+        ).fetchall()
+        return [_conflict(r[0]) for r in rows]
+
+    def conflict_between(self, a_id: str, b_id: str) -> Conflict | None:
+        row = self._c.execute(
+            "SELECT body FROM conflicts WHERE a_id = ? AND b_id = ?", (a_id, b_id)
+        ).fetchone()
+        return None if row is None else _conflict(row[0])
+
+    def save_conflict(self, conflict: Conflict) -> None:
+        self._c.execute(
+            "INSERT INTO conflicts (id, a_id, b_id, a_party, b_party, a_sees, b_sees, protected,"
+            " state, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+            " a_sees = excluded.a_sees, b_sees = excluded.b_sees, state = excluded.state,"
+            " body = excluded.body",
+            (
+                conflict.id,
+                conflict.a.declaration_id,
+                conflict.b.declaration_id,
+                conflict.a.party,
+                conflict.b.party,
+                conflict.a.sees,
+                conflict.b.sees,
+                conflict.involves_protected,
+                str(conflict.state),
+                _conflict_json(conflict),
+            ),
+        )
+
+    def list_conflicts(self, viewer: Viewer, query: ConflictQuery) -> Page[Conflict]:
+        sql = [
+            "SELECT seq, body FROM conflicts WHERE seq > :after AND ((a_party = :party AND a_sees)"
+            " OR (b_party = :party AND b_sees) OR (:relay AND protected))"
+        ]
+        args: dict[str, Any] = {
+            "after": query.after,
+            "party": viewer.party,
+            "relay": viewer.relay,
+            "limit": query.limit + 1,
+        }
+        if query.state is not None:
+            sql.append("AND state = :state")
+            args["state"] = query.state
+        if query.declaration_id is not None:
+            sql.append("AND (a_id = :decl OR b_id = :decl)")
+            args["decl"] = query.declaration_id
+        sql.append("ORDER BY seq LIMIT :limit")
+        rows = self._c.execute(" ".join(sql), args).fetchall()
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        return Page([_conflict(r[1]) for r in rows], rows[-1][0] if more and rows else None)
+
+
+class SqliteStore:
+    def __init__(self, path: Path, *, cache_size: int = DECLARATION_CACHE_SIZE) -> None:
+        self.path = path
+        self._cache = _Cache(cache_size)
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._all_lock = threading.Lock()
+        self._writer = self._connect()
+        self._migrate()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
+
+    def _migrate(self) -> None:
+        with self._write_lock:
+            c = self._writer
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                c.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)")
+                done = {r[0] for r in c.execute("SELECT name FROM schema_migrations")}
+                for name, sql in MIGRATIONS:
+                    if name not in done:
+                        for statement in sql.split(";"):
+                            if statement.strip():
+                                c.execute(statement)
+                        c.execute("INSERT INTO schema_migrations VALUES (?)", (name,))
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+    def applied_migrations(self) -> list[str]:
+        with self.read() as _:
+            rows = self._reader().execute("SELECT name FROM schema_migrations ORDER BY name")
+            return [r[0] for r in rows]
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[SqliteTxn]:
+        with self._write_lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield SqliteTxn(self._writer, self._cache)
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+            self._writer.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[SqliteTxn]:
+        conn = self._reader()
+        conn.execute("BEGIN")
+        try:
+            yield SqliteTxn(conn, self._cache)
+        finally:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._all_lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()

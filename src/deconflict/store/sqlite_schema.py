@@ -1,0 +1,80 @@
+"""SQLite schema as named, ordered migrations. A migration, once released, never changes."""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS"]
+
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    (
+        "0001_core",
+        """
+        CREATE TABLE parties (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE principals (
+            id TEXT PRIMARY KEY,
+            party_id TEXT NOT NULL REFERENCES parties(id),
+            name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            token_hash BLOB NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        );
+        CREATE TABLE declarations (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            party_id TEXT NOT NULL REFERENCES parties(id),
+            kind TEXT NOT NULL,
+            state TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            t_start REAL NOT NULL,
+            t_end REAL NOT NULL,
+            body TEXT NOT NULL
+        );
+        CREATE INDEX declarations_party ON declarations(party_id, seq);
+        CREATE INDEX declarations_kind ON declarations(kind, seq);
+        CREATE TABLE declaration_versions (
+            declaration_seq INTEGER NOT NULL REFERENCES declarations(seq),
+            version INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            PRIMARY KEY (declaration_seq, version)
+        ) WITHOUT ROWID;
+        CREATE TABLE releases (
+            declaration_seq INTEGER NOT NULL REFERENCES declarations(seq),
+            party_id TEXT NOT NULL,
+            PRIMARY KEY (declaration_seq, party_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE declaration_boxes (
+            declaration_seq INTEGER NOT NULL REFERENCES declarations(seq),
+            min_lon REAL NOT NULL, max_lon REAL NOT NULL,
+            min_lat REAL NOT NULL, max_lat REAL NOT NULL
+        );
+        CREATE INDEX declaration_boxes_seq ON declaration_boxes(declaration_seq);
+        CREATE VIRTUAL TABLE volume_index USING rtree(
+            id,
+            min_lon, max_lon, min_lat, max_lat, min_t, max_t, min_alt, max_alt,
+            +declaration_seq INTEGER
+        );
+        CREATE TABLE conflicts (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            a_id TEXT NOT NULL,
+            b_id TEXT NOT NULL,
+            a_party TEXT NOT NULL,
+            b_party TEXT NOT NULL,
+            a_sees INTEGER NOT NULL,
+            b_sees INTEGER NOT NULL,
+            protected INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            body TEXT NOT NULL,
+            UNIQUE (a_id, b_id)
+        );
+        CREATE INDEX conflicts_a ON conflicts(a_id);
+        CREATE INDEX conflicts_b ON conflicts(b_id);
+        CREATE INDEX conflicts_a_party ON conflicts(a_party, seq);
+        CREATE INDEX conflicts_b_party ON conflicts(b_party, seq);
+        """,
+    ),
+)
