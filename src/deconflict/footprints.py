@@ -54,6 +54,14 @@ class Footprint:
         return {"geometry": dict(self.geometry), "buffer_m": self.buffer_m}
 
 
+def _finite(value: float) -> bool:
+    """``math.isfinite``, also for JSON integers too large for a float (it raises on those)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 class _Errors:
     def __init__(self) -> None:
         self.items: list[FieldError] = []
@@ -90,7 +98,7 @@ def _positions(raw: Any, pointer: str, errors: _Errors) -> np.ndarray | None:
         if any(isinstance(v, bool) or not isinstance(v, int | float) for v in (lon, lat)):
             errors.add(p, "type", "longitude and latitude are numbers")
             return None
-        if not (math.isfinite(lon) and math.isfinite(lat)):
+        if not (_finite(lon) and _finite(lat)):
             errors.add(p, "finite", "longitude and latitude must be finite numbers")
             return None
         if not -180.0 <= lon <= 180.0:
@@ -178,7 +186,10 @@ def _geometry(raw: Any, pointer: str, errors: _Errors) -> Shape | None:
     if not isinstance(coords, Sequence) or isinstance(coords, str | bytes) or not coords:
         errors.add(cp, "multipolygon_parts", "a multipolygon is a non-empty array of polygons")
         return None
-    if sum(len(r) for p in coords if isinstance(p, Sequence) for r in p) > MAX_VERTICES:
+    if (
+        sum(len(r) for p in coords if isinstance(p, Sequence) for r in p if isinstance(r, Sequence))
+        > MAX_VERTICES
+    ):
         errors.add(cp, "max_vertices", f"more than {MAX_VERTICES} positions")
         return None
     polys = [_polygon(p, f"{cp}/{i}", errors) for i, p in enumerate(coords)]
@@ -211,7 +222,12 @@ def _check_extent(shape: Shape, buffer_m: float, pointer: str, errors: _Errors) 
     if shape.kind == "polygon":
         reason = shapely.is_valid_reason(geom)
         if reason != "Valid Geometry":
-            errors.add(pointer, "self_intersection", f"invalid polygon: {reason}")
+            # A ring that folds back on itself (collinear positions) is invalid too, but what is
+            # wrong with it is that it encloses nothing.
+            if shapely.make_valid(geom).area < MIN_AREA_M2:
+                errors.add(pointer, "zero_area", "the polygon encloses no area")
+            else:
+                errors.add(pointer, "self_intersection", f"invalid polygon: {reason}")
             return
         if geom.area < MIN_AREA_M2:
             errors.add(pointer, "zero_area", "the polygon encloses no area")
@@ -243,7 +259,7 @@ def parse_footprint(geometry: Any, buffer_m: Any, pointer: str = "") -> Footprin
     elif isinstance(buffer_m, bool) or not isinstance(buffer_m, int | float):
         errors.add(bp, "type", "buffer_m is a number of metres")
         buffer = 0.0
-    elif not math.isfinite(buffer_m) or buffer_m < 0:
+    elif not _finite(buffer_m) or buffer_m < 0:
         errors.add(bp, "buffer_range", "buffer_m is a finite number of metres, 0 or more")
         buffer = 0.0
     elif buffer_m > MAX_BUFFER_M:

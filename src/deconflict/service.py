@@ -158,8 +158,13 @@ class Channel:
     # conflicts ----------------------------------------------------------------------------
     def list_conflicts(self, who: Principal, query: ConflictQuery) -> Page[dict[str, Any]]:
         with self.store.read() as txn:
+            if query.declaration_id is not None:
+                self._visible(txn, who, query.declaration_id)
             page = txn.list_conflicts(who.viewer, query)
-        return Page(self._views(who, page.items), page.next)
+        views = self._views(who, page.items)
+        if query.declaration_id is not None:
+            views = [v for v in views if v["declaration_id"] == query.declaration_id]
+        return Page(views, page.next)
 
     def get_conflict(self, who: Principal, conflict_id: str) -> dict[str, Any]:
         with self.store.read() as txn:

@@ -12,6 +12,7 @@ Time windows and altitude bands are closed intervals: touching counts as overlap
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,6 +40,10 @@ MIN_ALTITUDE_M = -1_000.0
 MAX_ALTITUDE_M = 100_000.0
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+# RFC 3339 date-time; the offset is optional here only so that its absence gets its own rule.
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})?", re.ASCII
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +109,7 @@ def parse_time(raw: Any, pointer: str) -> datetime:
     """Parse an RFC 3339 timestamp that carries an offset; return it in UTC."""
     if not isinstance(raw, str):
         raise InvalidInput.one(pointer, "type", "a time is an RFC 3339 string")
-    if len(raw) > 64 or "T" not in raw.upper():
+    if len(raw) > 64 or not _RFC3339.fullmatch(raw):
         raise InvalidInput.one(pointer, "rfc3339", "a time is an RFC 3339 date-time")
     try:
         t = datetime.fromisoformat(raw)
@@ -112,10 +117,10 @@ def parse_time(raw: Any, pointer: str) -> datetime:
         raise InvalidInput.one(pointer, "rfc3339", "a time is an RFC 3339 date-time") from None
     if t.tzinfo is None or t.utcoffset() is None:
         raise InvalidInput.one(pointer, "time_offset", "a time must carry an offset (Z or +hh:mm)")
-    t = t.astimezone(UTC)
+    # Compare before converting: year 1 or 9999 moved by its offset is out of datetime's range.
     if not _EARLIEST <= t <= _LATEST:
         raise InvalidInput.one(pointer, "time_range", "a time lies between 1970 and 2200")
-    return t
+    return t.astimezone(UTC)
 
 
 def _object(raw: Any, pointer: str, allowed: set[str], required: set[str]) -> Mapping[str, Any]:
@@ -137,9 +142,13 @@ def _object(raw: Any, pointer: str, allowed: set[str], required: set[str]) -> Ma
 def _number(raw: Any, pointer: str) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise InvalidInput.one(pointer, "type", "expected a number")
-    if not math.isfinite(raw):
+    try:
+        value = float(raw)
+    except OverflowError:  # a JSON integer too large for a float
+        value = math.inf
+    if not math.isfinite(value):
         raise InvalidInput.one(pointer, "finite", "expected a finite number")
-    return float(raw)
+    return value
 
 
 def _altitude(raw: Any, pointer: str) -> AltitudeBand:

@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import math
+import re
 from datetime import datetime
 from typing import Any
 
@@ -44,7 +45,8 @@ def decode_cursor(raw: str | None) -> int:
 def parse_limit(raw: str | None, maximum: int) -> int:
     if raw is None:
         return min(100, maximum)
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    # isascii: str.isdigit() is also true of '²', which int() refuses
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or not 1 <= int(raw) <= maximum:
         raise InvalidInput.one("limit", "limit_range", f"limit is a whole number 1 to {maximum}")
     return int(raw)
 
@@ -83,7 +85,7 @@ def parse_if_match(raw: str | None) -> int:
     if raw is None:
         raise PreconditionRequired("send If-Match with the version you read (its ETag)")
     text = raw.strip().removeprefix("W/").strip('"')
-    if not text.isdigit() or len(text) > 12:
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
         raise InvalidInput.one("If-Match", "version", "If-Match carries a version number")
     return int(text)
 
@@ -92,10 +94,41 @@ def _reject_constant(name: str) -> Any:
     raise InvalidInput.one("", "finite", f"{name} is not a JSON number")
 
 
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _lone_surrogate(value: Any, pointer: str) -> str | None:
+    """Where a string or member name holds an unpaired UTF-16 surrogate (a lone ``\\ud800``
+    escape, valid JSON): such text cannot be encoded as UTF-8 to be stored or sent back."""
+    if isinstance(value, str):
+        return pointer if _SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        pairs: list[tuple[Any, Any]] = list(value.items())
+    elif isinstance(value, list):
+        pairs = list(enumerate(value))
+    else:
+        return None
+    for key, item in pairs:
+        if isinstance(key, str) and _SURROGATE.search(key):
+            return pointer
+        token = str(key).replace("~", "~0").replace("/", "~1")
+        found = _lone_surrogate(item, f"{pointer}/{token}")
+        if found is not None:
+            return found
+    return None
+
+
 def parse_body(body: bytes) -> Any:
     if not body:
         raise InvalidInput.one("", "required", "a JSON body is required")
     try:
-        return json.loads(body, parse_constant=_reject_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        value = json.loads(body, parse_constant=_reject_constant)
+    except ValueError as exc:  # not JSON, not UTF-8, or an integer of more than 4,300 digits
         raise InvalidInput.one("", "json", f"the body is not valid JSON: {exc}") from None
+    # Only a \\uD8xx-\\uDFxx escape makes one, or any escape in a UTF-16/32 body (which has NULs).
+    if b"\x00" in body or _SURROGATE_ESCAPE.search(body):
+        where = _lone_surrogate(value, "")
+        if where is not None:
+            raise InvalidInput.one(where, "unicode", "text holds an unpaired UTF-16 surrogate")
+    return value
