@@ -88,11 +88,17 @@ def demo(
     fresh = not settings.database_path.exists()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if fresh:
-        store = SqliteStore(settings.database_path)
+        # Load under another name and rename: an interrupted load never looks like a database
+        # that a later start would keep.
+        loading = settings.database_path.with_suffix(".loading")
+        for leftover in settings.data_dir.glob(loading.name + "*"):
+            leftover.unlink()
+        store = SqliteStore(loading)
         try:
             load_scenario(Channel(store, settings.rules()), settings.data_dir)
         finally:
             store.close()
+        loading.replace(settings.database_path)
         console.print(f"demo scenario loaded; bearer tokens in {data_dir / DEMO_TOKENS_FILE}")
     else:
         console.print(f"keeping the existing database in {settings.data_dir}")
@@ -114,7 +120,7 @@ def check(
         raise typer.Exit(2) from None
     except InvalidInput as exc:
         for e in exc.errors:
-            err.print(f"{file}: {e.field}: {e.detail} [{e.rule}]")
+            err.print(f"{file}: {e.field}: {e.detail} [{e.rule}]", markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
     with Progress(console=err, transient=True, disable=not sys.stderr.isatty()) as bar:
         task = bar.add_task("detecting", total=len(decls))

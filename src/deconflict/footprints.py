@@ -83,32 +83,38 @@ def _positions(raw: Any, pointer: str, errors: _Errors) -> np.ndarray | None:
         return None
     out = np.empty((len(raw), 2), dtype=np.float64)
     for i, pos in enumerate(raw):
-        p = f"{pointer}/{i}"
-        if not isinstance(pos, Sequence) or isinstance(pos, str | bytes):
-            errors.add(p, "type", "a position is an array [lon, lat]")
+        lonlat = _position(pos, f"{pointer}/{i}", errors)
+        if lonlat is None:
             return None
-        if len(pos) != 2:
-            errors.add(
-                p,
-                "position_dimensions",
-                "a position is [lon, lat]; altitude belongs in the volume's altitude band",
-            )
-            return None
-        lon, lat = pos
-        if any(isinstance(v, bool) or not isinstance(v, int | float) for v in (lon, lat)):
-            errors.add(p, "type", "longitude and latitude are numbers")
-            return None
-        if not (_finite(lon) and _finite(lat)):
-            errors.add(p, "finite", "longitude and latitude must be finite numbers")
-            return None
-        if not -180.0 <= lon <= 180.0:
-            errors.add(f"{p}/0", "lon_range", f"longitude {lon} is outside [-180, 180]")
-            return None
-        if not -90.0 <= lat <= 90.0:
-            errors.add(f"{p}/1", "lat_range", f"latitude {lat} is outside [-90, 90]")
-            return None
-        out[i] = (lon, lat)
+        out[i] = lonlat
     return out
+
+
+def _position(pos: Any, p: str, errors: _Errors) -> tuple[float, float] | None:
+    if not isinstance(pos, Sequence) or isinstance(pos, str | bytes):
+        errors.add(p, "type", "a position is an array [lon, lat]")
+        return None
+    if len(pos) != 2:
+        errors.add(
+            p,
+            "position_dimensions",
+            "a position is [lon, lat]; altitude belongs in the volume's altitude band",
+        )
+        return None
+    lon, lat = pos
+    if any(isinstance(v, bool) or not isinstance(v, int | float) for v in (lon, lat)):
+        errors.add(p, "type", "longitude and latitude are numbers")
+        return None
+    if not (_finite(lon) and _finite(lat)):
+        errors.add(p, "finite", "longitude and latitude must be finite numbers")
+        return None
+    if not -180.0 <= lon <= 180.0:
+        errors.add(f"{p}/0", "lon_range", f"longitude {lon} is outside [-180, 180]")
+        return None
+    if not -90.0 <= lat <= 90.0:
+        errors.add(f"{p}/1", "lat_range", f"latitude {lat} is outside [-90, 90]")
+        return None
+    return float(lon), float(lat)
 
 
 def _ring(raw: Any, pointer: str, errors: _Errors) -> np.ndarray | None:
@@ -166,8 +172,8 @@ def _geometry(raw: Any, pointer: str, errors: _Errors) -> Shape | None:
         errors.add(cp, "required", "coordinates are required")
         return None
     if gtype == "Point":
-        pos = _positions([coords], cp, errors)
-        return None if pos is None else Shape("point", ((pos,),))
+        lonlat = _position(coords, cp, errors)
+        return None if lonlat is None else Shape("point", ((np.array([lonlat]),),))
     if gtype == "LineString":
         pos = _positions(coords, cp, errors)
         if pos is None:

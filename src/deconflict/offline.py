@@ -23,6 +23,15 @@ __all__ = ["detect_all", "parse_feature_collection"]
 _VOLUME_KEYS = ("buffer_m", "altitude", "time")
 
 
+def _in_feature(field: str) -> str:
+    """Where a declaration field sits in a Feature: the geometry of its one volume is the
+    Feature's geometry; everything else is a property."""
+    for prefix, target in (("/volumes/0/geometry", "/geometry"), ("/volumes/0", "/properties")):
+        if field.startswith(prefix):
+            return target + field.removeprefix(prefix)
+    return "/properties" + field
+
+
 def _feature(raw: Any, i: int, now: datetime) -> Declaration:
     pointer = f"/features/{i}"
     if not isinstance(raw, Mapping) or raw.get("type") != "Feature":
@@ -41,7 +50,7 @@ def _feature(raw: Any, i: int, now: datetime) -> Declaration:
         return parse_new(body, id=str(fid) if fid is not None else f"f{i}", party=party, now=now)
     except InvalidInput as exc:
         raise InvalidInput(
-            [FieldError(f"{pointer}{e.field}", e.rule, e.detail) for e in exc.errors]
+            [FieldError(pointer + _in_feature(e.field), e.rule, e.detail) for e in exc.errors]
         ) from None
 
 

@@ -1,0 +1,119 @@
+"""The command-line tool: offline checks of a GeoJSON file, and administration of a data dir."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from deconflict.api.app import create_app
+from deconflict.cli import app
+from deconflict.settings import Settings
+
+runner = CliRunner()
+
+
+def feature(fid: str, party: str, kind: str, lon: float, buffer_m: float, **props: Any) -> Any:
+    return {
+        "type": "Feature",
+        "id": fid,
+        "geometry": {"type": "Point", "coordinates": [lon, 35.0]},
+        "properties": {
+            "party": party,
+            "kind": kind,
+            "title": fid,
+            "buffer_m": buffer_m,
+            "altitude": {"lower": 0, "upper": 20_000, "units": "ft", "reference": "AMSL"},
+            "time": {"start": "2017-04-06T18:00:00Z", "end": "2017-04-07T06:00:00Z"},
+            **props,
+        },
+    }
+
+
+def write(tmp_path: Path, *features: Any) -> Path:
+    path = tmp_path / "declarations.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": list(features)}))
+    return path
+
+
+def test_check_lists_the_conflicts_of_a_geojson_file(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        feature("hospital", "medics", "protected_site", 36.60, 100, released_to=["russia"]),
+        feature("strike", "russia", "strike", 36.605, 300),
+        feature("own-strike", "medics", "strike", 36.60, 300),
+        feature("far", "coalition", "air_operation", 40.0, 1_000),
+    )
+    result = runner.invoke(app, ["check", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    (conflict,) = json.loads(result.stdout)
+    assert {conflict["a"], conflict["b"]} == {"hospital", "strike"}
+    assert (conflict["kind"], conflict["severity"]) == ("protected_object_at_risk", "critical")
+    table = runner.invoke(app, ["check", str(path)])
+    assert table.exit_code == 0
+    assert "1 conflicts among 4 declarations" in table.stdout
+
+
+def test_check_applies_a_changed_separation(tmp_path: Path) -> None:
+    # Centres 0.2° of longitude apart at 35° N: about 18.3 km; buffers 2 km each leave 14.3 km,
+    # more than 5 NM (9.3 km) and less than 10 NM (18.5 km).
+    path = write(
+        tmp_path,
+        feature("a", "coalition", "air_operation", 39.0, 2_000),
+        feature("b", "russia", "air_operation", 39.2, 2_000),
+    )
+    default = runner.invoke(app, ["check", str(path), "--json"])
+    assert json.loads(default.stdout) == []
+    wider = runner.invoke(app, ["check", str(path), "--json", "--set", "air_separation_nm=10"])
+    assert [c["kind"] for c in json.loads(wider.stdout)] == ["airspace_conflict"]
+
+
+def test_check_names_the_feature_and_rule_of_bad_input(tmp_path: Path) -> None:
+    bad = feature("a", "coalition", "air_operation", 39.0, 2_000)
+    bad["geometry"]["coordinates"] = [239.0, 35.0]
+    result = runner.invoke(app, ["check", str(write(tmp_path, bad))])
+    assert result.exit_code == 2
+    assert "/features/0/geometry/coordinates/0" in result.stderr
+    assert "lon_range" in result.stderr
+    unknown = runner.invoke(app, ["check", str(tmp_path / "missing.geojson")])
+    assert unknown.exit_code == 2
+
+
+def test_admin_creates_parties_and_principals_whose_tokens_work(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    assert runner.invoke(app, ["admin", "init", "--data-dir", data]).exit_code == 0
+    assert (
+        runner.invoke(app, ["admin", "add-party", "ngo", "An NGO", "--data-dir", data]).exit_code
+        == 0
+    )
+    again = runner.invoke(app, ["admin", "add-party", "ngo", "Again", "--data-dir", data])
+    assert again.exit_code == 2
+    added = runner.invoke(
+        app, ["admin", "add-principal", "ngo", "Coordinator", "--role", "relay", "--data-dir", data]
+    )
+    assert added.exit_code == 0, added.output
+    token = added.stdout.strip().splitlines()[-1]
+    listing = runner.invoke(app, ["admin", "principals", "--data-dir", data])
+    assert "Coordinator" in listing.stdout
+    assert token not in listing.stdout
+    principal_id = listing.stdout.split("prn_")[1].split()[0]
+
+    with TestClient(create_app(Settings(data_dir=Path(data)))) as client:
+        me = client.get("/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
+        assert (me["party"], me["role"], me["name"]) == ("ngo", "relay", "Coordinator")
+    assert (
+        runner.invoke(app, ["admin", "revoke", "prn_" + principal_id, "--data-dir", data]).exit_code
+        == 0
+    )
+    with TestClient(create_app(Settings(data_dir=Path(data)))) as client:
+        r = client.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401
+
+
+def test_unknown_settings_are_refused(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["check", str(write(tmp_path)), "--set", "nonsense=1"])
+    assert result.exit_code == 2
+    assert "unknown setting" in result.output
