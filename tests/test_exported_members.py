@@ -58,6 +58,7 @@ EXPORTS: dict[str, list[str]] = {
         "PreconditionRequired",
         "UnsupportedMediaType",
         "VersionMismatch",
+        "pointer_token",
     ],
     "deconflict.footprints": [
         "Footprint",
@@ -72,6 +73,7 @@ EXPORTS: dict[str, list[str]] = {
         "Approach",
         "DENSIFY_SPACING_M",
         "GEOD",
+        "PROJECTION_GRID_DEG",
         "Shape",
         "approach",
         "densify",
@@ -109,6 +111,7 @@ EXPORTS: dict[str, list[str]] = {
     "deconflict.store.sqlite": ["DECLARATION_CACHE_SIZE", "SqliteStore", "SqliteTxn"],
     "deconflict.store.sqlite_schema": ["MIGRATIONS"],
     "deconflict.units": [
+        "ALTITUDE_TOLERANCE_M",
         "AltitudeReference",
         "AltitudeUnits",
         "DISTANCE_TOLERANCE_M",

@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from deconflict.errors import FieldError, IllegalTransition, InvalidInput
+from deconflict.errors import FieldError, IllegalTransition, InvalidInput, pointer_token
 from deconflict.volumes import Volume4D, format_time, parse_time, parse_volume
 
 __all__ = [
@@ -40,6 +40,7 @@ MAX_TITLE = 200
 MAX_TEXT = 2_000
 MAX_RELEASES = 100
 E = TypeVar("E", bound=StrEnum)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 PARTY_ID = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
 
@@ -94,7 +95,8 @@ class MeasureType(StrEnum):
     LINE = "line"
 
 
-# Which optional fields each kind takes; anything else is rejected as not applicable.
+# Which optional fields each kind takes: a field of another kind is rejected as not applicable,
+# any other as unknown.
 _COMMON = frozenset({"kind", "title", "volumes", "state", "callsign", "purpose"})
 _BY_KIND: Mapping[Kind, frozenset[str]] = {
     **dict.fromkeys(Kind, _COMMON),
@@ -102,6 +104,7 @@ _BY_KIND: Mapping[Kind, frozenset[str]] = {
     Kind.HUMANITARIAN_MOVEMENT: _COMMON | {"released_to", "verification", "expires_at"},
     Kind.COORDINATION_MEASURE: _COMMON | {"measure", "controlling_party"},
 }
+_ANY_KIND = frozenset().union(*_BY_KIND.values())
 _IMMUTABLE = frozenset({"kind"})
 
 
@@ -179,6 +182,12 @@ def _text(raw: Any, pointer: str, limit: int, *, optional: bool) -> str | None:
     value = raw.strip()
     if not value or len(value) > limit:
         raise InvalidInput.one(pointer, "length", f"between 1 and {limit} characters")
+    if _CONTROL.search(value):
+        raise InvalidInput.one(
+            pointer,
+            "control_character",
+            "text may hold line breaks and tabs but no other control characters",
+        )
     return value
 
 
@@ -212,6 +221,8 @@ def _fields(kind: Kind, raw: Mapping[str, Any]) -> dict[str, Any]:
     allowed = _BY_KIND[kind]
     errors = [
         FieldError(f"/{k}", "not_applicable", f"{k!r} does not apply to {kind.value}")
+        if k in _ANY_KIND
+        else FieldError(f"/{pointer_token(k)}", "unknown_field", f"unknown field {k!r}")
         for k in sorted(set(raw) - allowed)
     ]
     if errors:

@@ -16,13 +16,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import shapely
+import shapely.affinity
 from shapely.geometry.base import BaseGeometry
 
 from deconflict.declarations import Declaration, Kind
 from deconflict.geodesy import GEOD, approach, grown_intersection
 from deconflict.rules import ConflictKind, Rule, RuleSet, Severity
-from deconflict.units import DISTANCE_TOLERANCE_M, REFERENCE_MISMATCH_MARGIN_M
+from deconflict.units import (
+    ALTITUDE_TOLERANCE_M,
+    DISTANCE_TOLERANCE_M,
+    REFERENCE_MISMATCH_MARGIN_M,
+)
 from deconflict.volumes import Volume4D, format_time
 
 __all__ = ["Finding", "Overlap", "detect", "detect_pair", "pair_rule"]
@@ -68,8 +74,13 @@ class Finding:
         """All overlaps together: their union, altitude envelope and time envelope."""
         if len(self.overlaps) == 1:
             return self.overlaps[0]
+        ref = self.overlaps[0].footprint.centroid.x
+        aligned = [
+            shapely.affinity.translate(g, 360.0 * round((ref - g.centroid.x) / 360.0))
+            for g in (o.footprint for o in self.overlaps)
+        ]
         return Overlap(
-            shapely.union_all([o.footprint for o in self.overlaps]),
+            shapely.union_all(aligned),
             min(o.lower_m for o in self.overlaps),
             max(o.upper_m for o in self.overlaps),
             self.overlaps[0].reference,
@@ -78,16 +89,16 @@ class Finding:
         )
 
 
-def _normalise_lon(lon: float) -> float:
-    return ((lon + 180.0) % 360.0) - 180.0 if not -180.0 <= lon <= 180.0 else lon
+def _ring(coords: Any) -> list[list[float]]:
+    xy = np.asarray(coords, dtype=np.float64)[:, :2]
+    xy[:, 0] = (xy[:, 0] + 180.0) % 360.0 - 180.0  # the antimeridian convention of the input
+    rounded: list[list[float]] = np.round(xy, 7).tolist()
+    return rounded
 
 
 def _geojson(geom: BaseGeometry) -> dict[str, Any]:
-    def ring(coords: Any) -> list[list[float]]:
-        return [[round(_normalise_lon(x), 7), round(y, 7)] for x, y in coords]
-
     def poly(p: Any) -> list[list[list[float]]]:
-        return [ring(p.exterior.coords)] + [ring(h.coords) for h in p.interiors]
+        return [_ring(p.exterior.coords)] + [_ring(h.coords) for h in p.interiors]
 
     if geom.geom_type == "Polygon":
         return {"type": "Polygon", "coordinates": poly(geom)}
@@ -119,7 +130,8 @@ def _volumes_overlap(
         vb.altitude.lower_m,
         vb.altitude.upper_m,
     )
-    if al - vertical > bu or bl - vertical > au:
+    slack = vertical + ALTITUDE_TOLERANCE_M
+    if al - slack > bu or bl - slack > au:
         return None
     ra, rb = va.footprint.buffer_m + grow_a, vb.footprint.buffer_m + grow_b
     reach = ra + rb + rule.horizontal_m

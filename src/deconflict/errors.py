@@ -22,6 +22,7 @@ __all__ = [
     "PreconditionRequired",
     "UnsupportedMediaType",
     "VersionMismatch",
+    "pointer_token",
 ]
 
 
@@ -36,6 +37,15 @@ class FieldError:
     field: str
     rule: str
     detail: str
+
+
+def pointer_token(key: object) -> str:
+    """A member name as one JSON Pointer reference token (RFC 6901 escapes ``~`` and ``/``).
+
+    >>> pointer_token("a/b~c")
+    'a~1b~0c'
+    """
+    return str(key).replace("~", "~0").replace("/", "~1")
 
 
 class DeconflictError(Exception):

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from deconflict.errors import FieldError, InvalidInput
+from deconflict.errors import FieldError, InvalidInput, pointer_token
 from deconflict.geodesy import GEOD, Shape, densify, planar, projection_at, unwrap
 
 __all__ = [
@@ -164,7 +164,11 @@ def _geometry(raw: Any, pointer: str, errors: _Errors) -> Shape | None:
         return None
     extra = set(raw) - {"type", "coordinates"}
     if extra:
-        errors.add(f"{pointer}/{sorted(extra)[0]}", "unknown_field", "unknown geometry member")
+        errors.add(
+            f"{pointer}/{pointer_token(sorted(extra)[0])}",
+            "unknown_field",
+            "unknown geometry member",
+        )
         return None
     coords = raw.get("coordinates")
     cp = f"{pointer}/coordinates"

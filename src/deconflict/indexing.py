@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from deconflict.declarations import Declaration
 from deconflict.geodesy import lonlat_box
 from deconflict.rules import RuleSet
-from deconflict.units import REFERENCE_MISMATCH_MARGIN_M
+from deconflict.units import ALTITUDE_TOLERANCE_M, REFERENCE_MISMATCH_MARGIN_M
 
 __all__ = ["Box", "boxes_intersect", "index_boxes", "query_boxes"]
 
@@ -60,5 +60,5 @@ def query_boxes(decl: Declaration, rules: RuleSet) -> list[Box]:
     return _boxes(
         decl,
         rules.reach_m(decl.kind),
-        rules.vertical_reach_m(decl.kind) + REFERENCE_MISMATCH_MARGIN_M,
+        rules.vertical_reach_m(decl.kind) + REFERENCE_MISMATCH_MARGIN_M + ALTITUDE_TOLERANCE_M,
     )

@@ -117,6 +117,7 @@ def default_rules(
         Rule(Kind.LAUNCH_NOTICE, Kind.AIR_OPERATION, ConflictKind.LAUNCH_HAZARD, h),
         Rule(Kind.LAUNCH_NOTICE, Kind.GROUND_OPERATION, ConflictKind.LAUNCH_HAZARD, h),
         Rule(Kind.LAUNCH_NOTICE, Kind.STRIKE, ConflictKind.LAUNCH_HAZARD, h),
+        Rule(Kind.LAUNCH_NOTICE, Kind.LAUNCH_NOTICE, ConflictKind.LAUNCH_HAZARD, h),
         Rule(Kind.LAUNCH_NOTICE, Kind.PROTECTED_SITE, ConflictKind.LAUNCH_HAZARD, c),
         Rule(Kind.LAUNCH_NOTICE, Kind.HUMANITARIAN_MOVEMENT, ConflictKind.LAUNCH_HAZARD, c),
         Rule(

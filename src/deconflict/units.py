@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 __all__ = [
+    "ALTITUDE_TOLERANCE_M",
     "DISTANCE_TOLERANCE_M",
     "FT_M",
     "NM_M",
@@ -28,6 +29,11 @@ NM_M = 1852.0
 DISTANCE_TOLERANCE_M = 0.5
 """Slack added to every horizontal comparison so that volumes that touch are found despite
 floating-point rounding in projection and geodesic computations."""
+
+ALTITUDE_TOLERANCE_M = 0.001
+"""Slack added to every vertical comparison so that bands that touch are found despite rounding
+in unit conversion: 1,500 ft less a 1,000 ft separation is 500 ft, but in binary floating point
+``1500 * 0.3048 - 1000 * 0.3048`` is a hair above ``500 * 0.3048``."""
 
 REFERENCE_MISMATCH_MARGIN_M = 110.0
 """Margin added to vertical comparisons between an AMSL and a WGS84 (ellipsoidal) altitude.

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
 
-from deconflict.errors import FieldError, InvalidInput
+from deconflict.errors import FieldError, InvalidInput, pointer_token
 from deconflict.footprints import Footprint, parse_footprint
 from deconflict.units import AltitudeReference, AltitudeUnits, to_metres
 
@@ -127,7 +127,7 @@ def _object(raw: Any, pointer: str, allowed: set[str], required: set[str]) -> Ma
     if not isinstance(raw, Mapping):
         raise InvalidInput.one(pointer, "type", "expected an object")
     errors = [
-        FieldError(f"{pointer}/{k}", "unknown_field", f"unknown field {k!r}")
+        FieldError(f"{pointer}/{pointer_token(k)}", "unknown_field", f"unknown field {k!r}")
         for k in sorted(set(raw) - allowed)
     ]
     errors += [

@@ -1,0 +1,796 @@
+"""Malformed and hostile requests, as a table: each gets a 4xx problem document naming the field
+and the rule it broke, and writes nothing.
+
+Every case runs against a channel holding one declaration of the caller's; after the request the
+number of declarations and that declaration (version and body) must be as before.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+
+from conftest import Api
+from factories import box, declaration, line, point, volume
+
+DECLARATIONS = "/v1/declarations"
+EXISTING = "/v1/declarations/{id}"
+CURRENT = "current"
+"""``if_match`` placeholder: the version of the existing declaration at the time of the call."""
+NO_BODY = object()
+
+V0 = "/volumes/0"
+G0 = f"{V0}/geometry"
+C0 = f"{G0}/coordinates"
+
+
+def good() -> dict[str, Any]:
+    """A valid declaration: every case below breaks one thing in it."""
+    return declaration("air_operation", "Night sortie", volume(box(36.0, 35.0, 36.5, 35.5)))
+
+
+def changed(path: str, value: Any, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``good()`` (or ``base``) with the member at a slash-separated ``path`` replaced, or
+    removed when ``value`` is ``NO_BODY``."""
+    body = copy.deepcopy(base if base is not None else good())
+    *parents, last = path.strip("/").split("/")
+    node: Any = body
+    for key in parents:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    if isinstance(node, list):
+        node[int(last)] = value
+    elif value is NO_BODY:
+        del node[last]
+    else:
+        node[last] = value
+    return body
+
+
+def with_geometry(geometry: dict[str, Any], **kw: Any) -> dict[str, Any]:
+    return declaration("air_operation", "Night sortie", volume(geometry, **kw))
+
+
+def polygon(*ring: tuple[float, float]) -> dict[str, Any]:
+    return {"type": "Polygon", "coordinates": [[list(p) for p in ring]]}
+
+
+def raw_json(body: Any, **literals: str) -> bytes:
+    """JSON text of ``body`` with the strings ``"<NAME>"`` replaced by the literal given for
+    NAME: ``NaN``, ``Infinity``, a 400-digit integer, ..."""
+    text = json.dumps(body)
+    for name, literal in literals.items():
+        text = text.replace(f'"<{name}>"', literal)
+    return text.encode()
+
+
+def circle_ring(n: int) -> list[list[float]]:
+    """A closed ring of ``n`` positions around (36, 35), about 10 km across."""
+    ring = [
+        [
+            36.0 + 0.05 * math.cos(2 * math.pi * i / (n - 1)),
+            35.0 + 0.05 * math.sin(2 * math.pi * i / (n - 1)),
+        ]
+        for i in range(n - 1)
+    ]
+    return [*ring, ring[0]]
+
+
+@dataclass(frozen=True)
+class Bad:
+    """One bad request and the problem it must get: ``status``, ``code`` and, for a 422, the
+    ``field`` and ``rule`` of the first error. ``url`` may name the existing declaration as
+    ``{id}``; ``if_match`` may be :data:`CURRENT`."""
+
+    name: str
+    status: int
+    code: str
+    field: str | None = None
+    rule: str | None = None
+    method: str = "POST"
+    url: str = DECLARATIONS
+    body: Any = NO_BODY
+    content: bytes | None = None
+    content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+    who: str | None = "coalition"
+    if_match: str | bytes | None = None
+    cancel_first: bool = False
+
+
+def post(name: str, body: Any, field_: str, rule: str, url: str = DECLARATIONS) -> Bad:
+    return Bad(name, 422, "invalid_input", field_, rule, body=body, url=url)
+
+
+def raw(
+    name: str,
+    content: bytes,
+    status: int,
+    code: str,
+    field_: str | None = None,
+    rule: str | None = None,
+    content_type: str = "application/json",
+) -> Bad:
+    return Bad(name, status, code, field_, rule, content=content, content_type=content_type)
+
+
+def patch(
+    name: str,
+    body: Any,
+    status: int,
+    code: str,
+    field_: str | None = None,
+    rule: str | None = None,
+    *,
+    if_match: str | bytes | None = CURRENT,
+    cancel_first: bool = False,
+    who: str = "coalition",
+) -> Bad:
+    return Bad(
+        name,
+        status,
+        code,
+        field_,
+        rule,
+        method="PATCH",
+        url=EXISTING,
+        body=body,
+        if_match=if_match,
+        cancel_first=cancel_first,
+        who=who,
+    )
+
+
+def get(name: str, url: str, field_: str, rule: str) -> Bad:
+    return Bad(name, 422, "invalid_input", field_, rule, method="GET", url=url)
+
+
+BIG_BOX = box(30.0, -5.0, 40.0, 5.0)  # 10° x 10° at the equator: about 1.2 million km²
+FOUR_HUNDRED_DIGITS = "1" * 400
+
+CASES: list[Bad] = [
+    # geometry
+    post(
+        "ring_not_closed",
+        with_geometry(polygon((36, 35), (36.5, 35), (36.5, 35.5), (36, 35.5), (36.1, 35))),
+        f"{C0}/0",
+        "ring_not_closed",
+    ),
+    post(
+        "bow_tie_ring",
+        with_geometry(polygon((36, 35), (36.5, 35.5), (36.5, 35), (36, 35.5), (36, 35))),
+        G0,
+        "self_intersection",
+    ),
+    post(
+        "ring_of_three_positions",
+        with_geometry(polygon((36, 35), (36.5, 35), (36, 35))),
+        f"{C0}/0",
+        "ring_min_positions",
+    ),
+    post(
+        "hole_outside_shell",
+        with_geometry(
+            {
+                "type": "Polygon",
+                "coordinates": [
+                    box(36, 35, 36.5, 35.5)["coordinates"][0],
+                    box(37, 36, 37.1, 36.1)["coordinates"][0],
+                ],
+            }
+        ),
+        G0,
+        "self_intersection",
+    ),
+    post(
+        "lon_out_of_range",
+        with_geometry(polygon((36, 35), (181, 35), (36.5, 35.5), (36, 35))),
+        f"{C0}/0/1/0",
+        "lon_range",
+    ),
+    post(
+        "lat_out_of_range",
+        with_geometry(polygon((36, 35), (36.5, 35), (36.5, 91), (36, 35))),
+        f"{C0}/0/2/1",
+        "lat_range",
+    ),
+    post(
+        "point_lon_out_of_range",
+        with_geometry(point(-180.5, 35), buffer_m=100),
+        f"{C0}/0",
+        "lon_range",
+    ),
+    post(
+        "empty_coordinates",
+        with_geometry({"type": "Polygon", "coordinates": []}),
+        C0,
+        "polygon_rings",
+    ),
+    post(
+        "empty_polygon_ring",
+        with_geometry({"type": "Polygon", "coordinates": [[]]}),
+        f"{C0}/0",
+        "ring_min_positions",
+    ),
+    post("missing_coordinates", with_geometry({"type": "Polygon"}), C0, "required"),
+    post(
+        "zero_area_collinear_ring",
+        with_geometry(polygon((36, 35), (36, 35.5), (36, 36), (36, 35))),
+        G0,
+        "zero_area",
+    ),
+    post(
+        "zero_area_tiny_triangle",
+        with_geometry(polygon((36, 35), (36.0000001, 35), (36, 35.0000001), (36, 35))),
+        G0,
+        "zero_area",
+    ),
+    post("area_over_500000_km2", with_geometry(BIG_BOX), G0, "max_area"),
+    post(
+        "more_than_10000_vertices",
+        with_geometry({"type": "Polygon", "coordinates": [circle_ring(10_001)]}),
+        f"{C0}/0",
+        "max_vertices",
+    ),
+    post(
+        "ring_enclosing_north_pole",
+        with_geometry(polygon((0, 80), (90, 80), (180, 80), (-90, 80), (0, 80))),
+        f"{C0}/0",
+        "encloses_pole",
+    ),
+    post(
+        "line_longer_than_extent",
+        with_geometry(line((5, 30), (45, 30)), buffer_m=10),
+        G0,
+        "max_extent",
+    ),
+    post(
+        "position_with_three_numbers",
+        with_geometry(
+            {
+                "type": "Polygon",
+                "coordinates": [[[36, 35, 100], [36.5, 35], [36.5, 35.5], [36, 35]]],
+            }
+        ),
+        f"{C0}/0/0",
+        "position_dimensions",
+    ),
+    post(
+        "strings_for_numbers",
+        with_geometry({"type": "Point", "coordinates": ["36.0", "35.0"]}, buffer_m=100),
+        C0,
+        "type",
+    ),
+    post(
+        "booleans_for_numbers",
+        with_geometry({"type": "Point", "coordinates": [True, 35.0]}, buffer_m=100),
+        C0,
+        "type",
+    ),
+    post(
+        "multipolygon_of_numbers",
+        with_geometry({"type": "MultiPolygon", "coordinates": [[1, 2]]}),
+        f"{C0}/0/0",
+        "type",
+    ),
+    post(
+        "unknown_geometry_type",
+        with_geometry({"type": "Circle", "coordinates": [36, 35]}),
+        f"{G0}/type",
+        "geometry_type",
+    ),
+    post(
+        "unknown_geometry_member",
+        with_geometry(point(36, 35) | {"crs": "EPSG:4326"}, buffer_m=100),
+        f"{G0}/crs",
+        "unknown_field",
+    ),
+    post("point_without_buffer", with_geometry(point(36, 35)), f"{V0}/buffer_m", "buffer_required"),
+    post(
+        "linestring_with_one_position",
+        with_geometry({"type": "LineString", "coordinates": [[36, 35]]}, buffer_m=100),
+        C0,
+        "line_min_positions",
+    ),
+    post(
+        "negative_buffer",
+        with_geometry(point(36, 35), buffer_m=-1),
+        f"{V0}/buffer_m",
+        "buffer_range",
+    ),
+    post(
+        "huge_buffer", with_geometry(point(36, 35), buffer_m=1e7), f"{V0}/buffer_m", "buffer_range"
+    ),
+    post(
+        "buffer_as_string", with_geometry(point(36, 35), buffer_m="500"), f"{V0}/buffer_m", "type"
+    ),
+    raw(
+        "nan_longitude",
+        raw_json(with_geometry(point("<NAN>", 35), buffer_m=100), NAN="NaN"),
+        422,
+        "invalid_input",
+        "",
+        "finite",
+    ),
+    raw(
+        "infinity_buffer",
+        raw_json(with_geometry(point(36, 35), buffer_m="<INF>"), INF="Infinity"),
+        422,
+        "invalid_input",
+        "",
+        "finite",
+    ),
+    raw(
+        "minus_infinity_altitude",
+        raw_json(changed(f"{V0}/altitude/lower", "<INF>"), INF="-Infinity"),
+        422,
+        "invalid_input",
+        "",
+        "finite",
+    ),
+    raw(
+        "integer_too_large_for_a_float",
+        raw_json(with_geometry(point("<BIG>", 35), buffer_m=100), BIG=FOUR_HUNDRED_DIGITS),
+        422,
+        "invalid_input",
+        C0,
+        "finite",
+    ),
+    raw(
+        "buffer_too_large_for_a_float",
+        raw_json(with_geometry(point(36, 35), buffer_m="<BIG>"), BIG=FOUR_HUNDRED_DIGITS),
+        422,
+        "invalid_input",
+        f"{V0}/buffer_m",
+        "buffer_range",
+    ),
+    # time
+    post(
+        "time_without_offset",
+        changed(f"{V0}/time/start", "2017-04-06T18:00:00"),
+        f"{V0}/time/start",
+        "time_offset",
+    ),
+    post(
+        "time_not_rfc3339",
+        changed(f"{V0}/time/start", "06/04/2017 18:00"),
+        f"{V0}/time/start",
+        "rfc3339",
+    ),
+    post(
+        "time_without_seconds",
+        changed(f"{V0}/time/start", "2017-04-06T18:00Z"),
+        f"{V0}/time/start",
+        "rfc3339",
+    ),
+    post(
+        "time_iso_basic_format",
+        changed(f"{V0}/time/end", "20170407T060000Z"),
+        f"{V0}/time/end",
+        "rfc3339",
+    ),
+    post("time_as_number", changed(f"{V0}/time/start", 1491501600), f"{V0}/time/start", "type"),
+    post(
+        "time_year_1_beyond_range",
+        changed(f"{V0}/time/start", "0001-01-01T00:00:00+14:00"),
+        f"{V0}/time/start",
+        "time_range",
+    ),
+    post(
+        "end_before_start",
+        changed(f"{V0}/time/end", "2017-04-06T17:59:59Z"),
+        f"{V0}/time/end",
+        "time_order",
+    ),
+    post(
+        "end_equal_to_start",
+        changed(f"{V0}/time/end", "2017-04-06T18:00:00Z"),
+        f"{V0}/time/end",
+        "time_order",
+    ),
+    post(
+        "window_longer_than_400_days",
+        changed(f"{V0}/time/end", "2018-05-12T18:00:00Z"),
+        f"{V0}/time/end",
+        "max_window",
+    ),
+    post("time_without_end", changed(f"{V0}/time/end", NO_BODY), f"{V0}/time/end", "required"),
+    # altitude
+    post(
+        "altitude_without_units",
+        changed(f"{V0}/altitude/units", NO_BODY),
+        f"{V0}/altitude/units",
+        "required",
+    ),
+    post(
+        "altitude_without_reference",
+        changed(f"{V0}/altitude/reference", NO_BODY),
+        f"{V0}/altitude/reference",
+        "required",
+    ),
+    post(
+        "altitude_in_yards",
+        changed(f"{V0}/altitude/units", "yards"),
+        f"{V0}/altitude/units",
+        "altitude_units",
+    ),
+    post(
+        "altitude_reference_agl",
+        changed(f"{V0}/altitude/reference", "AGL"),
+        f"{V0}/altitude/reference",
+        "altitude_reference",
+    ),
+    post(
+        "lower_above_upper",
+        changed(f"{V0}/altitude/lower", 12_000),
+        f"{V0}/altitude/lower",
+        "altitude_order",
+    ),
+    post(
+        "absurd_altitude",
+        changed(f"{V0}/altitude/upper", 1e9),
+        f"{V0}/altitude/upper",
+        "altitude_range",
+    ),
+    post(
+        "altitude_as_string",
+        changed(f"{V0}/altitude/upper", "3000"),
+        f"{V0}/altitude/upper",
+        "type",
+    ),
+    # declaration
+    post("unknown_kind", changed("kind", "picnic"), "/kind", "enum"),
+    post("kind_null", changed("kind", None), "/kind", "enum"),
+    post("missing_kind", changed("kind", NO_BODY), "/kind", "required"),
+    post("unknown_top_level_field", changed("nickname", "Viper"), "/nickname", "unknown_field"),
+    post(
+        "unknown_field_in_volume", changed(f"{V0}/colour", "red"), f"{V0}/colour", "unknown_field"
+    ),
+    post(
+        "unknown_field_in_altitude",
+        changed(f"{V0}/altitude/agl", True),
+        f"{V0}/altitude/agl",
+        "unknown_field",
+    ),
+    post(
+        "released_to_on_air_operation",
+        changed("released_to", ["medics"]),
+        "/released_to",
+        "not_applicable",
+    ),
+    post(
+        "site_type_on_humanitarian_movement",
+        changed("site_type", "hospital", changed("kind", "humanitarian_movement")),
+        "/site_type",
+        "not_applicable",
+    ),
+    post(
+        "unknown_site_type",
+        changed("site_type", "castle", changed("kind", "protected_site")),
+        "/site_type",
+        "enum",
+    ),
+    post("empty_volumes", changed("volumes", []), "/volumes", "volumes_count"),
+    post(
+        "fifty_one_volumes", changed("volumes", good()["volumes"] * 51), "/volumes", "volumes_count"
+    ),
+    post(
+        "volumes_not_an_array",
+        changed("volumes", good()["volumes"][0]),
+        "/volumes",
+        "volumes_count",
+    ),
+    post("volume_not_an_object", changed("volumes", ["box"]), V0, "type"),
+    post("missing_title", changed("title", NO_BODY), "/title", "required"),
+    post("empty_title", changed("title", ""), "/title", "length"),
+    post("blank_title", changed("title", " \t\n "), "/title", "length"),
+    post("nul_in_title", changed("title", "a\u0000b"), "/title", "control_character"),
+    post("escape_in_purpose", changed("purpose", "x\u001b[31m"), "/purpose", "control_character"),
+    post("slash_in_unknown_field", {**good(), "a/b~c": 1}, "/a~1b~0c", "unknown_field"),
+    post("title_of_201_chars", changed("title", "x" * 201), "/title", "length"),
+    post("title_as_number", changed("title", 7), "/title", "type"),
+    post(
+        "unknown_party_in_released_to",
+        changed("released_to", ["medics", "nobody"], changed("kind", "protected_site")),
+        "/released_to/1",
+        "unknown_party",
+    ),
+    post(
+        "malformed_party_id_in_released_to",
+        changed("released_to", ["Not A Party"], changed("kind", "protected_site")),
+        "/released_to/0",
+        "party_id",
+    ),
+    post(
+        "unknown_controlling_party",
+        changed("controlling_party", "nobody", changed("kind", "coordination_measure")),
+        "/controlling_party",
+        "unknown_party",
+    ),
+    post("state_ended_on_create", changed("state", "ended"), "/state", "initial_state"),
+    post("state_unknown", changed("state", "paused"), "/state", "enum"),
+    raw(
+        "lone_surrogate_in_title",
+        raw_json(changed("title", "<S>"), S='"\\ud800 sortie"'),
+        422,
+        "invalid_input",
+        "/title",
+        "unicode",
+    ),
+    # body and transport
+    raw("body_not_json", b"kind=air_operation", 422, "invalid_input", "", "json"),
+    raw("body_truncated_json", json.dumps(good()).encode()[:-1], 422, "invalid_input", "", "json"),
+    raw("body_not_utf8", b'{"title": "\xff\xfe"}', 422, "invalid_input", "", "json"),
+    raw("body_json_array", b"[]", 422, "invalid_input", "", "type"),
+    raw("body_json_null", b"null", 422, "invalid_input", "", "type"),
+    raw("body_json_string", b'"air_operation"', 422, "invalid_input", "", "type"),
+    raw("body_empty", b"", 422, "invalid_input", "", "required"),
+    raw(
+        "integer_of_5000_digits",
+        raw_json(changed("title", "<BIG>"), BIG="9" * 5000),
+        422,
+        "invalid_input",
+        "",
+        "json",
+    ),
+    raw(
+        "text_plain",
+        json.dumps(good()).encode(),
+        415,
+        "unsupported_media_type",
+        content_type="text/plain",
+    ),
+    raw(
+        "form_urlencoded",
+        b"kind=air_operation&title=x",
+        415,
+        "unsupported_media_type",
+        content_type="application/x-www-form-urlencoded",
+    ),
+    raw(
+        "body_over_2_mib",
+        b'{"title": "' + b"x" * (2 * 1024 * 1024) + b'"}',
+        413,
+        "payload_too_large",
+    ),
+    raw("body_nested_1000_deep", b"[" * 1000 + b"]" * 1000, 422, "invalid_input", "", "max_depth"),
+    # authentication
+    Bad("missing_bearer_token", 401, "authentication_required", body=good(), who=None),
+    Bad(
+        "unknown_bearer_token",
+        401,
+        "authentication_required",
+        body=good(),
+        who=None,
+        headers=(("Authorization", "Bearer dcf_not-a-token"),),
+    ),
+    Bad(
+        "basic_auth_instead_of_bearer",
+        401,
+        "authentication_required",
+        body=good(),
+        who=None,
+        headers=(("Authorization", "Basic Y29hbGl0aW9uOnNlY3JldA=="),),
+    ),
+    Bad("viewer_cannot_declare", 403, "forbidden", body=good(), who="coalition_viewer"),
+    # POST /v1/check validates the same way
+    post(
+        "check_bow_tie",
+        with_geometry(polygon((36, 35), (36.5, 35.5), (36.5, 35), (36, 35.5), (36, 35))),
+        G0,
+        "self_intersection",
+        url="/v1/check",
+    ),
+    post(
+        "check_unknown_party",
+        changed("released_to", ["nobody"], changed("kind", "protected_site")),
+        "/released_to/0",
+        "unknown_party",
+        url="/v1/check",
+    ),
+    Bad(
+        "check_nan",
+        422,
+        "invalid_input",
+        "",
+        "finite",
+        url="/v1/check",
+        content=raw_json(changed(f"{V0}/altitude/upper", "<NAN>"), NAN="NaN"),
+    ),
+    Bad(
+        "check_text_plain",
+        415,
+        "unsupported_media_type",
+        url="/v1/check",
+        content=b"{}",
+        content_type="text/plain",
+    ),
+    # PATCH /v1/declarations/{id}
+    patch(
+        "patch_without_if_match", {"title": "Renamed"}, 428, "precondition_required", if_match=None
+    ),
+    patch(
+        "patch_if_match_not_a_number",
+        {"title": "Renamed"},
+        422,
+        "invalid_input",
+        "If-Match",
+        "version",
+        if_match='"abc"',
+    ),
+    patch(
+        "patch_if_match_superscript_digit",
+        {"title": "Renamed"},
+        422,
+        "invalid_input",
+        "If-Match",
+        "version",
+        if_match=b'"\xb2"',
+    ),
+    patch("patch_stale_if_match", {"title": "Renamed"}, 412, "version_mismatch", if_match='"7"'),
+    patch("patch_changing_kind", {"kind": "strike"}, 422, "invalid_input", "/kind", "immutable"),
+    patch(
+        "patch_cancelled_to_active",
+        {"state": "active"},
+        409,
+        "illegal_transition",
+        cancel_first=True,
+    ),
+    patch("patch_planned_to_ended", {"state": "ended"}, 409, "illegal_transition"),
+    patch(
+        "patch_amending_cancelled",
+        {"title": "Renamed"},
+        409,
+        "illegal_transition",
+        cancel_first=True,
+    ),
+    patch("patch_empty_object", {}, 422, "invalid_input", "", "type"),
+    patch("patch_json_array", [{"title": "Renamed"}], 422, "invalid_input", "", "type"),
+    patch(
+        "patch_volumes_null", {"volumes": None}, 422, "invalid_input", "/volumes", "volumes_count"
+    ),
+    patch("patch_blank_title", {"title": "  "}, 422, "invalid_input", "/title", "length"),
+    patch(
+        "patch_lat_out_of_range",
+        {"volumes": [volume(polygon((36, 35), (36.5, 35), (36.5, 95), (36, 35)))]},
+        422,
+        "invalid_input",
+        f"{C0}/0/2/1",
+        "lat_range",
+    ),
+    patch(
+        "patch_window_too_long",
+        {"volumes": [volume(box(36, 35, 36.5, 35.5), end="2019-01-01T00:00:00Z")]},
+        422,
+        "invalid_input",
+        f"{V0}/time/end",
+        "max_window",
+    ),
+    patch(
+        "patch_by_party_that_cannot_see_it", {"title": "Renamed"}, 404, "not_found", who="russia"
+    ),
+    Bad(
+        "patch_unknown_declaration",
+        404,
+        "not_found",
+        method="PATCH",
+        url="/v1/declarations/dcl_nope",
+        body={"title": "Renamed"},
+        if_match='"1"',
+    ),
+    Bad("delete_without_if_match", 428, "precondition_required", method="DELETE", url=EXISTING),
+    Bad(
+        "delete_stale_if_match",
+        412,
+        "version_mismatch",
+        method="DELETE",
+        url=EXISTING,
+        if_match='"2"',
+    ),
+    # GET /v1/declarations query parameters
+    get("limit_zero", f"{DECLARATIONS}?limit=0", "limit", "limit_range"),
+    get("limit_1001", f"{DECLARATIONS}?limit=1001", "limit", "limit_range"),
+    get("limit_abc", f"{DECLARATIONS}?limit=abc", "limit", "limit_range"),
+    get("limit_negative", f"{DECLARATIONS}?limit=-1", "limit", "limit_range"),
+    get("limit_superscript_two", f"{DECLARATIONS}?limit=%C2%B2", "limit", "limit_range"),
+    get("limit_of_5000_digits", f"{DECLARATIONS}?limit={'1' * 5000}", "limit", "limit_range"),
+    get("cursor_not_base64", f"{DECLARATIONS}?cursor=!!!", "cursor", "cursor"),
+    get("cursor_forged", f"{DECLARATIONS}?cursor=eDE=", "cursor", "cursor"),
+    get("bbox_three_numbers", f"{DECLARATIONS}?bbox=1,2,3", "bbox", "bbox"),
+    get("bbox_nan", f"{DECLARATIONS}?bbox=nan,0,1,1", "bbox", "bbox"),
+    get("bbox_min_after_max", f"{DECLARATIONS}?bbox=10,0,0,10", "bbox", "bbox_range"),
+    get("bbox_lat_out_of_range", f"{DECLARATIONS}?bbox=0,-91,1,1", "bbox", "bbox_range"),
+    get("start_not_a_time", f"{DECLARATIONS}?start=yesterday", "start", "rfc3339"),
+    get(
+        "start_without_offset", f"{DECLARATIONS}?start=2017-04-06T18:00:00", "start", "time_offset"
+    ),
+    get(
+        "start_year_1_beyond_range",
+        f"{DECLARATIONS}?start=0001-01-01T00:00:00%2B14:00",
+        "start",
+        "time_range",
+    ),
+    get("unknown_kind_filter", f"{DECLARATIONS}?kind=picnic", "kind", "enum"),
+    get("unknown_state_filter", f"{DECLARATIONS}?state=paused", "state", "enum"),
+    get("conflicts_unknown_state", "/v1/conflicts?state=paused", "state", "enum"),
+    get("conflicts_limit_superscript", "/v1/conflicts?limit=%C2%B2", "limit", "limit_range"),
+    Bad(
+        "list_without_token",
+        401,
+        "authentication_required",
+        method="GET",
+        url=DECLARATIONS,
+        who=None,
+    ),
+]
+
+
+def _send(api: Api, case: Bad, existing_id: str, version: int) -> Any:
+    headers: dict[str, Any] = api.headers(case.who) | dict(case.headers)
+    if case.if_match is not None:
+        headers["If-Match"] = f'"{version}"' if case.if_match == CURRENT else case.if_match
+    kw: dict[str, Any] = {}
+    if case.content is not None:
+        kw["content"] = case.content
+        headers["Content-Type"] = case.content_type
+    elif case.body is not NO_BODY:
+        kw["json"] = case.body
+    url = case.url.format(id=existing_id)
+    if any(isinstance(v, bytes) for v in headers.values()):
+        return _send_raw(api, case.method, url, headers, kw)
+    return api.client.request(case.method, url, headers=headers, **kw)
+
+
+def _send_raw(api: Api, method: str, url: str, headers: dict[str, Any], kw: dict[str, Any]) -> Any:
+    """Send header bytes as they are: the test client re-encodes non-ASCII header values as
+    UTF-8, while a server hands the application the bytes it got (read as Latin-1)."""
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=api.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            return await client.request(method, url, headers=headers, **kw)
+
+    return anyio.run(call)
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in CASES])
+def test_bad_request_gets_a_problem_and_writes_nothing(api: Api, case: Bad) -> None:
+    existing = api.declare("coalition", good())["declaration"]
+    if case.cancel_first:
+        r = api.delete("coalition", f"{DECLARATIONS}/{existing['id']}", existing["version"])
+        assert r.status_code == 200, r.text
+        existing = r.json()["declaration"]
+    count = api.declaration_count()
+
+    r = _send(api, case, existing["id"], existing["version"])
+
+    assert r.status_code == case.status, r.text
+    assert r.headers["content-type"].split(";")[0] == "application/problem+json"
+    problem = r.json()
+    assert problem["status"] == r.status_code
+    assert problem["code"] == case.code
+    assert problem["type"] == f"/problems/{case.code}"
+    assert isinstance(problem["title"], str)
+    assert isinstance(problem["detail"], str)
+    assert problem["title"]
+    assert problem["detail"]
+    if case.status == 422:
+        first = problem["errors"][0]
+        assert (first["field"], first["rule"]) == (case.field, case.rule), problem
+        assert first["detail"]
+    assert api.declaration_count() == count
+    after = api.get("coalition", f"{DECLARATIONS}/{existing['id']}")
+    assert after.status_code == 200
+    assert after.json() == existing
+    assert after.headers["ETag"] == f'"{existing["version"]}"'
+
+
+def test_the_table_covers_enough_cases() -> None:
+    assert len(CASES) >= 50
+    assert len({c.name for c in CASES}) == len(CASES)
