@@ -18,8 +18,8 @@ demo: $(STAMP)
 	$(BIN)/deconflict demo --data-dir demo-data --port $(PORT)
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 test: lint
