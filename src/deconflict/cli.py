@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +18,7 @@ from rich.table import Table
 from deconflict.api.app import create_app
 from deconflict.demo import DEMO_TOKENS_FILE, load_scenario
 from deconflict.disclosure import Role
-from deconflict.errors import InvalidInput
+from deconflict.errors import DeconflictError, InvalidInput
 from deconflict.offline import detect_all, parse_feature_collection
 from deconflict.service import Channel
 from deconflict.settings import Settings, setting_docs
@@ -163,30 +165,33 @@ def list_settings() -> None:
     console.print(table)
 
 
-def _channel(data_dir: Path) -> Channel:
+@contextmanager
+def _opened(data_dir: Path) -> Iterator[Channel]:
+    """The channel of a data dir, closed afterwards; a refused change exits with status 2."""
     settings = Settings(data_dir=data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return Channel(SqliteStore(settings.database_path), settings.rules())
+    channel = Channel(SqliteStore(settings.database_path), settings.rules())
+    try:
+        yield channel
+    except DeconflictError as exc:
+        err.print(exc.detail, markup=False)
+        raise typer.Exit(2) from None
+    finally:
+        channel.store.close()
 
 
 @admin.command("init")
 def admin_init(data_dir: DataDir = Path("data")) -> None:
     """Create an empty database in the data dir."""
-    _channel(data_dir).store.close()
-    console.print(f"database ready in {data_dir}")
+    with _opened(data_dir):
+        console.print(f"database ready in {data_dir}")
 
 
 @admin.command("add-party")
 def add_party(party_id: str, name: str, data_dir: DataDir = Path("data")) -> None:
     """Add a party."""
-    channel = _channel(data_dir)
-    try:
+    with _opened(data_dir) as channel:
         channel.add_party(party_id, name)
-    except InvalidInput as exc:
-        err.print(exc.detail)
-        raise typer.Exit(2) from None
-    finally:
-        channel.store.close()
     console.print(f"party {party_id} added")
 
 
@@ -198,14 +203,8 @@ def add_principal(
     data_dir: DataDir = Path("data"),
 ) -> None:
     """Add a principal and print its bearer token (shown once, stored hashed)."""
-    channel = _channel(data_dir)
-    try:
+    with _opened(data_dir) as channel:
         principal, token = channel.add_principal(party_id, name, role)
-    except InvalidInput as exc:
-        err.print(exc.detail)
-        raise typer.Exit(2) from None
-    finally:
-        channel.store.close()
     console.print(f"principal {principal.id} ({role}) of {party_id}")
     sys.stdout.write(token + "\n")
 
@@ -213,11 +212,8 @@ def add_principal(
 @admin.command("principals")
 def principals(data_dir: DataDir = Path("data")) -> None:
     """List principals (never their tokens)."""
-    channel = _channel(data_dir)
-    try:
+    with _opened(data_dir) as channel:
         rows = channel.list_principals()
-    finally:
-        channel.store.close()
     table = Table()
     for col in ("id", "party", "name", "role", "revoked"):
         table.add_column(col)
@@ -229,14 +225,8 @@ def principals(data_dir: DataDir = Path("data")) -> None:
 @admin.command("revoke")
 def revoke(principal_id: str, data_dir: DataDir = Path("data")) -> None:
     """Revoke a principal's token."""
-    channel = _channel(data_dir)
-    try:
+    with _opened(data_dir) as channel:
         channel.revoke_principal(principal_id)
-    except Exception as exc:
-        err.print(str(exc))
-        raise typer.Exit(2) from None
-    finally:
-        channel.store.close()
     console.print(f"principal {principal_id} revoked")
 
 

@@ -143,15 +143,19 @@ def _polygon(raw: Any, pointer: str, errors: _Errors) -> tuple[np.ndarray, ...] 
         errors.add(pointer, "polygon_rings", "a polygon is a non-empty array of linear rings")
         return None
     rings = [_ring(r, f"{pointer}/{i}", errors) for i, r in enumerate(raw)]
-    if any(r is None for r in rings):
+    checked = [r for r in rings if r is not None]
+    if len(checked) != len(rings):
         return None
-    shell = rings[0]
-    assert shell is not None
-    holes = []
-    for r in rings[1:]:
-        assert r is not None
-        holes.append(r + np.array([360.0 * round((shell[0, 0] - r[0, 0]) / 360.0), 0.0]))
-    return (shell, *holes)
+    shell = checked[0]
+    return (shell, *(_beside(r, shell) for r in checked[1:]))
+
+
+def _beside(coords: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """``coords`` shifted by a multiple of 360° of longitude to lie next to ``ref``."""
+    shifted: np.ndarray = coords + np.array(
+        [360.0 * round((ref[0, 0] - coords[0, 0]) / 360.0), 0.0]
+    )
+    return shifted
 
 
 def _geometry(raw: Any, pointer: str, errors: _Errors) -> Shape | None:
@@ -203,16 +207,11 @@ def _geometry(raw: Any, pointer: str, errors: _Errors) -> Shape | None:
         errors.add(cp, "max_vertices", f"more than {MAX_VERTICES} positions")
         return None
     polys = [_polygon(p, f"{cp}/{i}", errors) for i, p in enumerate(coords)]
-    if any(p is None for p in polys):
+    checked = [p for p in polys if p is not None]
+    if len(checked) != len(polys):
         return None
-    first = polys[0]
-    assert first is not None
-    aligned = []
-    for p in polys:
-        assert p is not None
-        shift = np.array([360.0 * round((first[0][0, 0] - p[0][0, 0]) / 360.0), 0.0])
-        aligned.append(tuple(r + shift for r in p))
-    return Shape("polygon", tuple(aligned))
+    ref = checked[0][0]
+    return Shape("polygon", tuple(tuple(_beside(r, ref) for r in p) for p in checked))
 
 
 def _check_extent(shape: Shape, buffer_m: float, pointer: str, errors: _Errors) -> None:

@@ -12,11 +12,11 @@ import json
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from deconflict.conflicts import Conflict, ConflictState, Side
 from deconflict.declarations import PROTECTED_KINDS, Declaration, Kind, from_json
@@ -33,6 +33,7 @@ __all__ = ["DECLARATION_CACHE_SIZE", "SqliteStore", "SqliteTxn"]
 DECLARATION_CACHE_SIZE = 50_000
 """Parsed declarations kept in memory by (id, version): parsing re-validates geometry."""
 
+T = TypeVar("T")
 _PROTECTED = tuple(str(k) for k in sorted(PROTECTED_KINDS))
 
 
@@ -101,6 +102,13 @@ def _principal(row: sqlite3.Row) -> Principal:
         parse_time(row["created_at"], ""),
         _time(row["revoked_at"]),
     )
+
+
+def _page(rows: list[Any], limit: int, load: Callable[[Any], T]) -> Page[T]:
+    """A page from ``limit + 1`` rows whose first column is the sequence number."""
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page([load(r) for r in rows], rows[-1][0] if more and rows else None)
 
 
 class _Cache:
@@ -310,11 +318,7 @@ class SqliteTxn:
             args.update(zip(("x0", "y0", "x1", "y1"), query.bbox, strict=True))
         sql.append("ORDER BY d.seq LIMIT :limit")
         rows = self._c.execute(" ".join(sql), args).fetchall()
-        more = len(rows) > query.limit
-        rows = rows[: query.limit]
-        return Page(
-            [self._load(r[1], r[2], r[3]) for r in rows], rows[-1][0] if more and rows else None
-        )
+        return _page(rows, query.limit, lambda r: self._load(r[1], r[2], r[3]))
 
     def count_declarations(self) -> int:
         return int(self._c.execute("SELECT count(*) FROM declarations").fetchone()[0])
@@ -377,9 +381,7 @@ class SqliteTxn:
             args["decl"] = query.declaration_id
         sql.append("ORDER BY seq LIMIT :limit")
         rows = self._c.execute(" ".join(sql), args).fetchall()
-        more = len(rows) > query.limit
-        rows = rows[: query.limit]
-        return Page([_conflict(r[1]) for r in rows], rows[-1][0] if more and rows else None)
+        return _page(rows, query.limit, lambda r: _conflict(r[1]))
 
 
 class SqliteStore:
