@@ -190,3 +190,29 @@ def test_every_error_code_is_explained_at_its_problem_type(api: Api) -> None:
     assert doc.status_code == 200
     assert doc.json()["code"] == "not_found"
     assert "disclosed" in doc.json()["description"]
+
+
+def test_null_in_a_patch_resets_a_field_to_its_default(api: Api) -> None:
+    site = api.declare(
+        "medics",
+        declaration(
+            "protected_site",
+            "Clinic",
+            volume(point(36.6, 35.9), buffer_m=100),
+            released_to=["russia"],
+            verification="verified",
+            callsign="MED 1",
+        ),
+    )["declaration"]
+    url = f"/v1/declarations/{site['id']}"
+    r = api.patch("medics", url, {"released_to": None, "verification": None, "callsign": None}, 1)
+    assert r.status_code == 200, r.text
+    after = r.json()["declaration"]
+    assert (after["released_to"], after["verification"], after["callsign"]) == (
+        [],
+        "unverified",
+        None,
+    )
+    assert api.get("russia", url).status_code == 404
+    required = api.patch("medics", url, {"title": None}, 2)
+    assert (required.status_code, required.json()["errors"][0]["field"]) == (422, "/title")

@@ -235,10 +235,17 @@ def _fields(kind: Kind, raw: Mapping[str, Any]) -> dict[str, Any]:
         out["title"] = _text(raw["title"], "/title", MAX_TITLE, optional=False)
     if "volumes" in raw:
         out["volumes"] = _volumes(raw["volumes"])
+    # In a merge patch (RFC 7396) null removes a member: these fall back to their defaults.
     if "released_to" in raw:
-        out["released_to"] = _party_list(raw["released_to"], "/released_to")
-    if raw.get("verification") is not None:
-        out["verification"] = _enum(Verification, raw["verification"], "/verification")
+        released = raw["released_to"]
+        out["released_to"] = () if released is None else _party_list(released, "/released_to")
+    if "verification" in raw:
+        verification = raw["verification"]
+        out["verification"] = (
+            Verification.UNVERIFIED
+            if verification is None
+            else _enum(Verification, verification, "/verification")
+        )
     if "expires_at" in raw:
         out["expires_at"] = (
             None if raw["expires_at"] is None else parse_time(raw["expires_at"], "/expires_at")
