@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from conftest import Api
-from factories import box, declaration, point, volume
+from factories import box, declaration, line, point, volume
 
 
 def air_op(lon: float, lat: float = 35.0, **kw: Any) -> dict[str, Any]:
@@ -216,3 +216,29 @@ def test_null_in_a_patch_resets_a_field_to_its_default(api: Api) -> None:
     assert api.get("russia", url).status_code == 404
     required = api.patch("medics", url, {"title": None}, 2)
     assert (required.status_code, required.json()["errors"][0]["field"]) == (422, "/title")
+
+
+def test_a_conflict_lists_each_overlapping_pair_of_volumes(api: Api) -> None:
+    early = volume(point(39.0, 35.0), buffer_m=2_000, end="2017-04-06T20:00:00Z")
+    late = volume(point(40.0, 35.0), buffer_m=2_000, start="2017-04-07T04:00:00Z")
+    api.declare("coalition", declaration("air_operation", "Two orbits", early, late))
+    (conflict,) = api.declare(
+        "russia",
+        declaration(
+            "air_operation",
+            "Sweep",
+            volume(line((38.9, 35.0), (40.1, 35.0)), buffer_m=1_000),
+        ),
+    )["conflicts"]
+    times = sorted((o["time"]["start"], o["time"]["end"]) for o in conflict["overlaps"])
+    assert times == [
+        ("2017-04-06T18:00:00Z", "2017-04-06T20:00:00Z"),
+        ("2017-04-07T04:00:00Z", "2017-04-07T06:00:00Z"),
+    ]
+    assert conflict["overlap"]["time"] == {
+        "start": "2017-04-06T18:00:00Z",
+        "end": "2017-04-07T06:00:00Z",
+    }
+    assert conflict["overlap"]["geometry"]["type"] == "MultiPolygon"
+    stored = api.get("coalition", f"/v1/conflicts/{conflict['id']}").json()
+    assert stored["overlaps"] == conflict["overlaps"]

@@ -75,8 +75,12 @@ class Finding:
         if len(self.overlaps) == 1:
             return self.overlaps[0]
         ref = self.overlaps[0].footprint.centroid.x
+        # make_valid: an overlap around a pole is no simple ring in lon/lat, and GEOS refuses
+        # to union invalid polygons.
         aligned = [
-            shapely.affinity.translate(g, 360.0 * round((ref - g.centroid.x) / 360.0))
+            shapely.make_valid(
+                shapely.affinity.translate(g, 360.0 * round((ref - g.centroid.x) / 360.0))
+            )
             for g in (o.footprint for o in self.overlaps)
         ]
         return Overlap(

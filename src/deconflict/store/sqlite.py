@@ -68,7 +68,8 @@ def _conflict_json(c: Conflict) -> str:
             "a": _side_json(c.a),
             "b": _side_json(c.b),
             "overlap": c.overlap,
-            "overlaps": list(c.overlaps),
+            # With one pair of volumes the list is the overlap itself: not stored twice.
+            "overlaps": list(c.overlaps) if len(c.overlaps) > 1 else None,
             "detected_at": format_time(c.detected_at),
             "updated_at": format_time(c.updated_at),
         },
@@ -87,7 +88,7 @@ def _conflict(body: str) -> Conflict:
         a=_side(raw["a"]),
         b=_side(raw["b"]),
         overlap=raw["overlap"],
-        overlaps=tuple(raw["overlaps"]),
+        overlaps=tuple(raw["overlaps"] or [raw["overlap"]]),
         detected_at=parse_time(raw["detected_at"], ""),
         updated_at=parse_time(raw["updated_at"], ""),
     )
