@@ -11,6 +11,7 @@ import typer
 
 from deconflict.api.app import create_app, error_codes
 from deconflict.cli import app as cli_app
+from deconflict.rules import default_rules
 from deconflict.settings import Settings, setting_docs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,3 +76,19 @@ def test_the_quick_start_is_two_commands_that_the_makefile_and_ci_run() -> None:
     assert re.search(r"^test: ", makefile, re.M)
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci.splitlines()[-1]
+
+
+def test_the_documented_rules_table_is_the_one_applied() -> None:
+    doc = (ROOT / "docs" / "detection.md").read_text().split("## Rules")[1].split("##")[0]
+    documented = set()
+    for left, right, kind, severity in re.findall(
+        r"^\| ([a-z_, ]+) \u00d7 ([a-z_, ]+) \| `([a-z_]+)` \| ([a-z]+) \|", doc, re.M
+    ):
+        for a in left.split(", "):
+            for b in right.split(", "):
+                documented.add((frozenset({a, b}), kind, severity))
+    applied = {
+        (frozenset({str(r.first), str(r.second)}), str(r.kind), str(r.severity))
+        for r in default_rules().rules
+    }
+    assert documented == applied
