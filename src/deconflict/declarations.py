@@ -327,7 +327,9 @@ def from_json(raw: Mapping[str, Any]) -> Declaration:
         party=raw["party"],
         version=raw["version"],
         state=State(raw["state"]),
-        volumes=tuple(parse_volume(v, f"/volumes/{i}") for i, v in enumerate(raw["volumes"])),
+        volumes=tuple(
+            parse_volume(v, f"/volumes/{i}", trusted=True) for i, v in enumerate(raw["volumes"])
+        ),
         created_at=parse_time(raw["created_at"], "/created_at"),
         updated_at=parse_time(raw["updated_at"], "/updated_at"),
         callsign=raw.get("callsign"),

@@ -141,6 +141,10 @@ _COARSE_GRID_DEG = 0.5
 """Grid of the first, rough pass, which only has to find roughly where two shapes are closest."""
 
 
+_DISPLAY_GRID_DEG = 0.25
+"""Grid of the plane in which overlap polygons are drawn (for display: ~0.2 m at 35 km)."""
+
+
 @lru_cache(maxsize=16_384)
 def _projection(lon_c: float, lat_c: float) -> Proj:
     return Proj(proj="aeqd", lat_0=lat_c, lon_0=lon_c, ellps="WGS84", units="m")
@@ -227,7 +231,7 @@ def grown_intersection(
     lon/lat polygon (for display; circles have 64 sides). Degenerate intersections (shapes that
     only touch) come back as a 1 m disc around the contact so every overlap has an area."""
     b = _aligned(a, b)
-    proj = projection_at(*centre)
+    proj = projection_at(*centre, grid_deg=_DISPLAY_GRID_DEG)
     pa = planar(a, proj).buffer(grow_a_m, quad_segs=16) if grow_a_m > 0 else planar(a, proj)
     pb = planar(b, proj).buffer(grow_b_m, quad_segs=16) if grow_b_m > 0 else planar(b, proj)
     inter = shapely.intersection(pa, pb)

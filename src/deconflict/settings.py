@@ -43,6 +43,10 @@ class Settings:
     page_limit_max: int = field(
         default=1000, metadata=_doc("Largest page a list endpoint returns (?limit=).")
     )
+    declaration_cache_size: int = field(
+        default=100_000,
+        metadata=_doc("Declarations kept parsed in memory for detection (about 2 KB each)."),
+    )
     air_separation_nm: float = field(
         default=DEFAULT_AIR_SEPARATION_NM,
         metadata=_doc(

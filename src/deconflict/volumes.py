@@ -197,12 +197,13 @@ def _time(raw: Any, pointer: str) -> TimeWindow:
     return window
 
 
-def parse_volume(raw: Any, pointer: str = "") -> Volume4D:
-    """Validate one Volume4D given as decoded JSON."""
+def parse_volume(raw: Any, pointer: str = "", *, trusted: bool = False) -> Volume4D:
+    """Validate one Volume4D given as decoded JSON; ``trusted`` skips the costly geometric
+    checks for volumes this service stored itself."""
     obj = _object(
         raw, pointer, {"geometry", "buffer_m", "altitude", "time"}, {"geometry", "altitude", "time"}
     )
-    footprint = parse_footprint(obj["geometry"], obj.get("buffer_m"), pointer)
+    footprint = parse_footprint(obj["geometry"], obj.get("buffer_m"), pointer, trusted=trusted)
     return Volume4D(
         footprint,
         _altitude(obj["altitude"], f"{pointer}/altitude"),

@@ -47,7 +47,8 @@ def create_app(settings: Settings, channel: Channel | None = None) -> FastAPI:
     owned = channel is None
     if channel is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        channel = Channel(SqliteStore(settings.database_path), settings.rules())
+        store = SqliteStore(settings.database_path, cache_size=settings.declaration_cache_size)
+        channel = Channel(store, settings.rules())
     service = channel
 
     @asynccontextmanager
