@@ -16,7 +16,7 @@ from typing import Any
 from deconflict.conflicts import Conflict, new_conflict, refresh_conflict
 from deconflict.declarations import Declaration, State, apply_patch, parse_new
 from deconflict.detection import Finding, detect
-from deconflict.disclosure import Role, can_amend, can_see, conflict_view
+from deconflict.disclosure import WRITER_ROLES, Role, can_amend, can_see, conflict_view
 from deconflict.errors import (
     AuthenticationRequired,
     FieldError,
@@ -177,7 +177,7 @@ class Channel:
     # internals ----------------------------------------------------------------------------
     @staticmethod
     def _require_writer(who: Principal) -> None:
-        if who.role not in (Role.DUTY_OFFICER, Role.PARTY_ADMIN, Role.RELAY):
+        if who.role not in WRITER_ROLES:
             raise Forbidden(f"a {who.role} cannot declare")
 
     def _visible(self, txn: StoreTxn, who: Principal, declaration_id: str) -> Declaration:
