@@ -45,3 +45,8 @@ def volume(
 
 def declaration(kind: str, title: str, *volumes: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {"kind": kind, "title": title, "volumes": list(volumes), **extra}
+
+
+def hospital(title: str = "Field hospital", **extra: Any) -> dict[str, Any]:
+    """A small protected site near Idlib, released to nobody unless ``released_to`` is given."""
+    return declaration("protected_site", title, volume(point(36.6, 35.9), buffer_m=100), **extra)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from conftest import Api
-from factories import box, declaration, point, volume
+from factories import box, declaration, hospital, point, volume
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/problems/{code}")}
 
@@ -159,15 +159,7 @@ def test_another_party_cannot_change_or_cancel(api: Api) -> None:
 
 
 def test_a_released_object_can_be_seen_but_not_changed_by_its_recipient(api: Api) -> None:
-    site = api.declare(
-        "medics",
-        declaration(
-            "protected_site",
-            "Field hospital",
-            volume(point(36.6, 35.9), buffer_m=100),
-            released_to=["russia"],
-        ),
-    )["declaration"]
+    site = api.declare("medics", hospital(released_to=["russia"]))["declaration"]
     url = f"/v1/declarations/{site['id']}"
     assert api.patch("russia", url, {"released_to": []}, version=1).status_code == 403
     assert api.delete("russia", url, version=1).status_code == 403
@@ -175,14 +167,7 @@ def test_a_released_object_can_be_seen_but_not_changed_by_its_recipient(api: Api
 
 
 def test_the_relay_may_release_an_object_but_not_rewrite_it(api: Api) -> None:
-    site = api.declare(
-        "medics",
-        declaration(
-            "protected_site",
-            "Field hospital",
-            volume(point(36.6, 35.9), buffer_m=100),
-        ),
-    )["declaration"]
+    site = api.declare("medics", hospital())["declaration"]
     url = f"/v1/declarations/{site['id']}"
     assert api.patch("relay", url, {"title": "renamed"}, version=1).status_code == 403
     assert api.delete("relay", url, version=1).status_code == 403
