@@ -63,7 +63,7 @@ def build_router(channel: Channel, page_limit_max: int) -> APIRouter:
             token = authorization[7:].strip()
         return await run_in_threadpool(channel.authenticate, token)
 
-    Caller = Depends(principal)  # noqa: N806
+    Caller = Depends(principal)  # noqa: N806  (a parameter marker, read like a type where used)
 
     @router.get("/me", summary="The calling principal")
     async def me(who: Principal = Caller) -> JSONResponse:

@@ -229,6 +229,7 @@ class SqliteTxn:
                 (str(decl.state), decl.version, t0, t1, body, seq),
             )
             for table in ("releases", "declaration_boxes"):
+                # The table names come from the literal tuple above, never from input.
                 self._c.execute(f"DELETE FROM {table} WHERE declaration_seq = ?", (seq,))  # noqa: S608
             self._c.execute("DELETE FROM volume_index WHERE declaration_seq = ?", (seq,))
         self._c.execute(
