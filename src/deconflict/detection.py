@@ -94,19 +94,47 @@ class Finding:
 
 
 def _ring(coords: Any) -> list[list[float]]:
-    xy = np.asarray(coords, dtype=np.float64)[:, :2]
-    xy[:, 0] = (xy[:, 0] + 180.0) % 360.0 - 180.0  # the antimeridian convention of the input
-    rounded: list[list[float]] = np.round(xy, 7).tolist()
+    rounded: list[list[float]] = np.round(np.asarray(coords, dtype=np.float64)[:, :2], 7).tolist()
     return rounded
+
+
+def _within_180(geom: BaseGeometry) -> list[Any]:
+    """The polygons of ``geom`` (longitudes unwrapped, possibly beyond ±180) cut at the
+    antimeridian and moved into [-180, 180], as RFC 7946 asks."""
+    geom = shapely.affinity.translate(geom, -360.0 * round(geom.centroid.x / 360.0))
+    lon0, _, lon1, _ = geom.bounds
+    if lon1 - lon0 >= 180.0:
+        return _wrapped(geom)
+    pieces = []
+    for offset in (-360.0, 0.0, 360.0):
+        part = shapely.clip_by_rect(geom, -180.0 - offset, -90.0, 180.0 - offset, 90.0)
+        if not part.is_empty:
+            pieces.append(shapely.affinity.translate(part, offset))
+    parts = [
+        g
+        for piece in pieces
+        for g in getattr(piece, "geoms", [piece])
+        if g.geom_type == "Polygon" and g.area > 0
+    ]
+    return parts or _wrapped(geom)
+
+
+def _wrapped(geom: BaseGeometry) -> list[Any]:
+    """Polygons with each longitude moved into [-180, 180]: for an overlap around a pole, which
+    cannot be cut in lon/lat (it has no area there), the vertices at least are right."""
+    wrapped = shapely.transform(
+        geom, lambda xy: np.column_stack([(xy[:, 0] + 180.0) % 360.0 - 180.0, xy[:, 1]])
+    )
+    return [g for g in getattr(wrapped, "geoms", [wrapped]) if g.geom_type == "Polygon"]
 
 
 def _geojson(geom: BaseGeometry) -> dict[str, Any]:
     def poly(p: Any) -> list[list[list[float]]]:
         return [_ring(p.exterior.coords)] + [_ring(h.coords) for h in p.interiors]
 
-    if geom.geom_type == "Polygon":
-        return {"type": "Polygon", "coordinates": poly(geom)}
-    parts = [g for g in getattr(geom, "geoms", []) if g.geom_type == "Polygon"]
+    parts = _within_180(geom)
+    if len(parts) == 1:
+        return {"type": "Polygon", "coordinates": poly(parts[0])}
     return {"type": "MultiPolygon", "coordinates": [poly(p) for p in parts]}
 
 

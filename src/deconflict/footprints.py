@@ -211,7 +211,39 @@ def _geometry(raw: Any, pointer: str, errors: _Errors) -> Shape | None:
     if len(checked) != len(polys):
         return None
     ref = checked[0][0]
-    return Shape("polygon", tuple(tuple(_beside(r, ref) for r in p) for p in checked))
+    return _joined(Shape("polygon", tuple(tuple(_beside(r, ref) for r in p) for p in checked)))
+
+
+_JOIN_GRID_M = 0.001
+"""Precision at which parts that share an edge are joined: their common edge is densified the
+same way from both sides, so it matches to far better than a millimetre."""
+
+
+def _joined(shape: Shape) -> Shape:
+    """Polygons that only share edges become one: RFC 7946 asks that a shape crossing the
+    antimeridian be split there into a MultiPolygon. Overlapping parts are left as they are, for
+    the validity check to refuse."""
+    if len(shape.parts) < 2:
+        return shape
+    lon_c, lat_c = shape.reference
+    proj = projection_at(lon_c, lat_c)
+    parts = [planar(Shape("polygon", (p,)), proj) for p in shape.parts]
+    union = shapely.union_all(parts, grid_size=_JOIN_GRID_M)
+    total = sum(p.area for p in parts)
+    polys = list(getattr(union, "geoms", [union]))
+    if len(polys) == len(parts) or abs(union.area - total) > 1e-6 * total:
+        return shape
+
+    def lonlat(ring: Any) -> np.ndarray:
+        x, y = np.asarray(ring.coords).T
+        lon, lat = proj(x, y, inverse=True)
+        lon = lon_c + (np.asarray(lon) - lon_c + 180.0) % 360.0 - 180.0
+        return np.column_stack([lon, lat])
+
+    return Shape(
+        "polygon",
+        tuple((lonlat(p.exterior), *(lonlat(h) for h in p.interiors)) for p in polys),
+    )
 
 
 def _check_extent(shape: Shape, buffer_m: float, pointer: str, errors: _Errors) -> None:
