@@ -1,7 +1,8 @@
 """Schema-driven fuzzing of every operation in the OpenAPI document (schemathesis).
 
-Requests generated from the published schema, valid and invalid alike, must never get a 5xx,
-and every 4xx must be an RFC 9457 problem document whose ``status`` is the HTTP status.
+Requests generated from the published schema, valid and invalid alike, must never get a 5xx;
+every response must have a status, content type and body that the document declares for it; and
+every 4xx must be an RFC 9457 problem document whose ``status`` is the HTTP status.
 Generation is derandomized with a fixed seed so that a CI failure reproduces locally.
 """
 
@@ -17,7 +18,12 @@ import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from conftest import make_channel_parties
 from deconflict.api.app import create_app
@@ -81,7 +87,15 @@ def test_no_server_error_and_every_4xx_is_a_problem(
     case: schemathesis.Case, target: Target
 ) -> None:
     response = case.call(app=target.app, headers=dict(target.headers))
-    case.validate_response(response, checks=[not_a_server_error])
+    case.validate_response(
+        response,
+        checks=[
+            not_a_server_error,
+            status_code_conformance,
+            content_type_conformance,
+            response_schema_conformance,
+        ],
+    )
     if 400 <= response.status_code < 500:
         media = response.headers.get("content-type", [""])[0].split(";")[0].strip()
         assert media == "application/problem+json", (response.status_code, response.text)

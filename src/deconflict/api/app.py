@@ -15,7 +15,7 @@ from deconflict import __version__
 from deconflict.api.guard import RequestGuard
 from deconflict.api.problems import install_problem_handlers, problem_response
 from deconflict.api.routes import build_router
-from deconflict.api.schemas import WRITE_MODELS
+from deconflict.api.schemas import WRITE_MODELS, problem_doc
 from deconflict.errors import DeconflictError
 from deconflict.service import Channel
 from deconflict.settings import Settings
@@ -72,8 +72,13 @@ def create_app(settings: Settings, channel: Channel | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/problems/{code}", summary="What an error code means", tags=["health"])
-    async def problem_doc(code: str) -> JSONResponse:
+    @app.get(
+        "/problems/{code}",
+        summary="What an error code means",
+        tags=["health"],
+        responses={404: problem_doc("no such error code")},
+    )
+    async def explain_problem(code: str) -> JSONResponse:
         known = error_codes()
         if code in known:
             cls = known[code]

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from deconflict.api.params import (
     decode_cursor,
@@ -18,6 +19,19 @@ from deconflict.api.params import (
     parse_if_match,
     parse_limit,
     parse_optional_time,
+)
+from deconflict.api.schemas import (
+    CheckResult,
+    ConflictOut,
+    ConflictPage,
+    DeclarationOut,
+    DeclarationPage,
+    PartyPage,
+    PrincipalOut,
+    problem_doc,
+)
+from deconflict.api.schemas import (
+    Outcome as OutcomeOut,
 )
 from deconflict.declarations import Kind, State
 from deconflict.errors import InvalidInput
@@ -35,6 +49,34 @@ def _body_doc(model: str) -> dict[str, Any]:
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}},
         }
     }
+
+
+_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    status: problem_doc(text)
+    for status, text in (
+        (401, "no valid bearer token"),
+        (403, "the caller's role may not do this"),
+        (404, "no such object, or one the caller may not see"),
+        (422, "a field broke a validation rule; nothing was written"),
+    )
+}
+_WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    **_PROBLEMS,
+    **{
+        status: problem_doc(text)
+        for status, text in (
+            (409, "the state does not allow this change"),
+            (412, "If-Match names a version that is no longer current"),
+            (413, "the body is too large"),
+            (415, "the body is not JSON"),
+            (428, "If-Match is required"),
+        )
+    },
+}
+
+
+def _ok(model: type[BaseModel], status: int = 200) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": model}}
 
 
 def _json(data: Any, status: int = 200, etag: int | None = None) -> JSONResponse:
@@ -65,11 +107,11 @@ def build_router(channel: Channel, page_limit_max: int) -> APIRouter:
 
     Caller = Depends(principal)  # noqa: N806  (a parameter marker, read like a type where used)
 
-    @router.get("/me", summary="The calling principal")
+    @router.get("/me", summary="The calling principal", responses=_PROBLEMS | _ok(PrincipalOut))
     async def me(who: Principal = Caller) -> JSONResponse:
         return _json(who.to_json())
 
-    @router.get("/parties", summary="Parties of the channel")
+    @router.get("/parties", summary="Parties of the channel", responses=_PROBLEMS | _ok(PartyPage))
     async def parties(who: Principal = Caller) -> JSONResponse:
         items = await run_in_threadpool(channel.list_parties)
         return _json({"items": [p.to_json() for p in items], "next": None})
@@ -79,6 +121,7 @@ def build_router(channel: Channel, page_limit_max: int) -> APIRouter:
         status_code=201,
         summary="Declare",
         openapi_extra=_body_doc("DeclarationIn"),
+        responses=_WRITE_PROBLEMS | _ok(OutcomeOut, 201),
     )
     async def declare(request: Request, who: Principal = Caller) -> JSONResponse:
         raw = parse_body(await request.body())
@@ -88,12 +131,17 @@ def build_router(channel: Channel, page_limit_max: int) -> APIRouter:
         "/check",
         summary="Dry run: the conflicts a declaration would have",
         openapi_extra=_body_doc("DeclarationIn"),
+        responses=_WRITE_PROBLEMS | _ok(CheckResult),
     )
     async def check(request: Request, who: Principal = Caller) -> JSONResponse:
         raw = parse_body(await request.body())
         return _json({"conflicts": await run_in_threadpool(channel.check, who, raw)})
 
-    @router.get("/declarations", summary="Own and visible declarations")
+    @router.get(
+        "/declarations",
+        summary="Own and visible declarations",
+        responses=_PROBLEMS | _ok(DeclarationPage),
+    )
     async def list_declarations(
         *,
         who: Principal = Caller,
@@ -117,7 +165,11 @@ def build_router(channel: Channel, page_limit_max: int) -> APIRouter:
         page = await run_in_threadpool(channel.list_declarations, who, query)
         return _json({"items": [d.to_json() for d in page.items], "next": encode_cursor(page.next)})
 
-    @router.get("/declarations/{declaration_id}", summary="One declaration")
+    @router.get(
+        "/declarations/{declaration_id}",
+        summary="One declaration",
+        responses=_PROBLEMS | _ok(DeclarationOut),
+    )
     async def get_declaration(declaration_id: str, who: Principal = Caller) -> JSONResponse:
         d = await run_in_threadpool(channel.get_declaration, who, declaration_id)
         return _json(d.to_json(), etag=d.version)
@@ -126,6 +178,7 @@ def build_router(channel: Channel, page_limit_max: int) -> APIRouter:
         "/declarations/{declaration_id}",
         summary="Amend (JSON merge patch)",
         openapi_extra=_body_doc("DeclarationPatch"),
+        responses=_WRITE_PROBLEMS | _ok(OutcomeOut),
     )
     async def amend(
         declaration_id: str,
@@ -137,7 +190,11 @@ def build_router(channel: Channel, page_limit_max: int) -> APIRouter:
         raw = parse_body(await request.body())
         return _outcome(await run_in_threadpool(channel.amend, who, declaration_id, version, raw))
 
-    @router.delete("/declarations/{declaration_id}", summary="Cancel")
+    @router.delete(
+        "/declarations/{declaration_id}",
+        summary="Cancel",
+        responses=_WRITE_PROBLEMS | _ok(OutcomeOut),
+    )
     async def cancel(
         declaration_id: str,
         who: Principal = Caller,
@@ -146,12 +203,20 @@ def build_router(channel: Channel, page_limit_max: int) -> APIRouter:
         version = parse_if_match(if_match)
         return _outcome(await run_in_threadpool(channel.cancel, who, declaration_id, version))
 
-    @router.get("/declarations/{declaration_id}/conflicts", summary="Open conflicts of one")
+    @router.get(
+        "/declarations/{declaration_id}/conflicts",
+        summary="Open conflicts of one",
+        responses=_PROBLEMS | _ok(ConflictPage),
+    )
     async def declaration_conflicts(declaration_id: str, who: Principal = Caller) -> JSONResponse:
         items = await run_in_threadpool(channel.declaration_conflicts, who, declaration_id)
         return _json({"items": items, "next": None})
 
-    @router.get("/conflicts", summary="Conflicts visible to the caller")
+    @router.get(
+        "/conflicts",
+        summary="Conflicts visible to the caller",
+        responses=_PROBLEMS | _ok(ConflictPage),
+    )
     async def list_conflicts(
         *,
         who: Principal = Caller,
@@ -171,7 +236,11 @@ def build_router(channel: Channel, page_limit_max: int) -> APIRouter:
         page = await run_in_threadpool(channel.list_conflicts, who, query)
         return _json({"items": page.items, "next": encode_cursor(page.next)})
 
-    @router.get("/conflicts/{conflict_id}", summary="One conflict")
+    @router.get(
+        "/conflicts/{conflict_id}",
+        summary="One conflict",
+        responses=_PROBLEMS | _ok(ConflictOut),
+    )
     async def get_conflict(conflict_id: str, who: Principal = Caller) -> JSONResponse:
         return _json(await run_in_threadpool(channel.get_conflict, who, conflict_id))
 

@@ -3,7 +3,7 @@ field and rule of each error); these models describe the same shapes for clients
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -12,12 +12,19 @@ from deconflict.rules import ConflictKind, Severity
 
 __all__ = [
     "WRITE_MODELS",
+    "CheckResult",
     "ConflictOut",
+    "ConflictPage",
     "DeclarationIn",
     "DeclarationOut",
+    "DeclarationPage",
     "DeclarationPatch",
+    "Outcome",
+    "PartyPage",
+    "PrincipalOut",
     "Problem",
     "Volume4D",
+    "problem_doc",
 ]
 
 Position = Annotated[
@@ -145,6 +152,55 @@ class Problem(BaseModel):
     detail: str
     code: str
     errors: list[FieldProblem] | None = None
+
+
+class PrincipalOut(BaseModel):
+    id: str
+    party: str
+    name: str
+    role: str
+    created_at: AwareDatetime
+    revoked_at: AwareDatetime | None
+
+
+class PartyOut(BaseModel):
+    id: str
+    name: str
+    created_at: AwareDatetime
+
+
+class PartyPage(BaseModel):
+    items: list[PartyOut]
+    next: str | None
+
+
+class DeclarationPage(BaseModel):
+    items: list[DeclarationOut]
+    next: str | None = Field(description="cursor of the next page, or null on the last")
+
+
+class ConflictPage(BaseModel):
+    items: list[ConflictOut]
+    next: str | None = Field(description="cursor of the next page, or null on the last")
+
+
+class Outcome(BaseModel):
+    declaration: DeclarationOut
+    conflicts: list[ConflictOut] = Field(description="its open conflicts, as the caller sees them")
+
+
+class CheckResult(BaseModel):
+    conflicts: list[ConflictOut]
+
+
+def problem_doc(description: str) -> dict[str, Any]:
+    """The OpenAPI description of a problem response (``application/problem+json``)."""
+    return {
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
 
 
 WRITE_MODELS: tuple[type[BaseModel], ...] = (
