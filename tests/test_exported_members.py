@@ -11,6 +11,51 @@ import deconflict
 
 EXPORTS: dict[str, list[str]] = {
     "deconflict": ["__version__"],
+    "deconflict.api": [
+        "create_app",
+    ],
+    "deconflict.api.app": [
+        "create_app",
+        "error_codes",
+    ],
+    "deconflict.api.guard": [
+        "RequestGuard",
+        "json_depth",
+    ],
+    "deconflict.api.params": [
+        "decode_cursor",
+        "encode_cursor",
+        "parse_bbox",
+        "parse_body",
+        "parse_enum",
+        "parse_if_match",
+        "parse_limit",
+        "parse_optional_time",
+    ],
+    "deconflict.api.problems": [
+        "PROBLEM_TYPE_BASE",
+        "install_problem_handlers",
+        "problem_response",
+    ],
+    "deconflict.api.routes": [
+        "build_router",
+    ],
+    "deconflict.api.schemas": [
+        "CheckResult",
+        "ConflictOut",
+        "ConflictPage",
+        "DeclarationIn",
+        "DeclarationOut",
+        "DeclarationPage",
+        "DeclarationPatch",
+        "Outcome",
+        "PartyPage",
+        "PrincipalOut",
+        "Problem",
+        "Volume4D",
+        "WRITE_MODELS",
+        "problem_doc",
+    ],
     "deconflict.cli": ["app", "main"],
     "deconflict.conflicts": [
         "Conflict",
