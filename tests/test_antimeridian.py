@@ -84,3 +84,21 @@ def test_an_overlap_across_the_antimeridian_comes_back_split(api: Api) -> None:
     # The overlap is a valid footprint in its own right: it can be declared back.
     again = api.post("coalition", "/v1/check", ground(geometry))
     assert again.status_code == 200, again.text
+
+
+def test_a_bbox_whose_west_edge_is_east_of_its_east_edge_crosses_the_antimeridian(
+    api: Api,
+) -> None:
+    across = api.declare("coalition", ground(JUMP_BOX))["declaration"]["id"]
+    east = api.declare("coalition", ground(point(-170.0, 10.5), buffer_m=100))["declaration"]["id"]
+    west = api.declare("coalition", ground(point(170.0, 10.5), buffer_m=100))["declaration"]["id"]
+    far = api.declare("coalition", ground(point(0.0, 10.5), buffer_m=100))["declaration"]["id"]
+
+    def ids(bbox: str) -> set[str]:
+        page = api.get("coalition", "/v1/declarations", params={"bbox": bbox}).json()
+        return {d["id"] for d in page["items"]}
+
+    assert ids("179,10,-179,11") == {across}
+    assert ids("169,10,-169,11") == {across, east, west}
+    assert ids("-1,10,1,11") == {far}
+    assert ids("-180,10,180,11") == {across, east, west, far}

@@ -64,7 +64,8 @@ def parse_optional_time(raw: str | None, name: str) -> datetime | None:
 
 
 def parse_bbox(raw: str | None) -> tuple[float, float, float, float] | None:
-    """``min_lon,min_lat,max_lon,max_lat`` in degrees."""
+    """``west,south,east,north`` in degrees; a west edge east of the east edge crosses the
+    antimeridian (RFC 7946, section 5.2)."""
     if raw is None:
         return None
     parts = raw.split(",")
@@ -73,10 +74,12 @@ def parse_bbox(raw: str | None) -> tuple[float, float, float, float] | None:
     except ValueError:
         values = []
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
-        raise InvalidInput.one("bbox", "bbox", "bbox is min_lon,min_lat,max_lon,max_lat")
+        raise InvalidInput.one("bbox", "bbox", "bbox is west,south,east,north")
     x0, y0, x1, y1 = values
-    if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
-        raise InvalidInput.one("bbox", "bbox_range", "bbox corners in range, min before max")
+    if not (-180 <= x0 <= 180 and -180 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
+        raise InvalidInput.one(
+            "bbox", "bbox_range", "bbox corners in range, the south edge below the north edge"
+        )
     return (x0, y0, x1, y1)
 
 

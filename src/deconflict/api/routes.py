@@ -149,7 +149,9 @@ def build_router(channel: Channel, page_limit_max: int) -> APIRouter:
         state: str | None = Query(None),
         start: str | None = Query(None, description="RFC 3339; overlapping windows"),
         end: str | None = Query(None, description="RFC 3339"),
-        bbox: str | None = Query(None, description="min_lon,min_lat,max_lon,max_lat"),
+        bbox: str | None = Query(
+            None, description="west,south,east,north (west > east crosses the antimeridian)"
+        ),
         cursor: str | None = Query(None),
         limit: str | None = Query(None),
     ) -> JSONResponse:

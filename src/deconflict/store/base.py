@@ -41,7 +41,7 @@ class DeclarationQuery:
     start: datetime | None = None
     end: datetime | None = None
     bbox: tuple[float, float, float, float] | None = None
-    """min_lon, min_lat, max_lon, max_lat"""
+    """west, south, east, north; west > east crosses the antimeridian"""
 
 
 @dataclass(frozen=True, slots=True)

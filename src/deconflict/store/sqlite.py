@@ -105,6 +105,16 @@ def _principal(row: sqlite3.Row) -> Principal:
     )
 
 
+_IN_BBOX = (
+    "AND EXISTS (SELECT 1 FROM declaration_boxes b WHERE b.declaration_seq = d.seq"
+    " AND b.min_lon <= :x1 AND b.max_lon >= :x0 AND b.min_lat <= :y1 AND b.max_lat >= :y0)"
+)
+_IN_BBOX_ACROSS_ANTIMERIDIAN = (
+    "AND EXISTS (SELECT 1 FROM declaration_boxes b WHERE b.declaration_seq = d.seq"
+    " AND (b.max_lon >= :x0 OR b.min_lon <= :x1) AND b.min_lat <= :y1 AND b.max_lat >= :y0)"
+)
+
+
 def _page(rows: list[Any], limit: int, load: Callable[[Any], T]) -> Page[T]:
     """A page from ``limit + 1`` rows whose first column is the sequence number."""
     more = len(rows) > limit
@@ -312,11 +322,9 @@ class SqliteTxn:
             sql.append("AND d.t_start <= :end")
             args["end"] = query.end.timestamp()
         if query.bbox is not None:
-            sql.append(
-                "AND EXISTS (SELECT 1 FROM declaration_boxes b WHERE b.declaration_seq = d.seq"
-                " AND b.min_lon <= :x1 AND b.max_lon >= :x0 AND b.min_lat <= :y1"
-                " AND b.max_lat >= :y0)"
-            )
+            x0, _, x1, _ = query.bbox
+            # A west edge east of the east edge crosses the antimeridian (RFC 7946).
+            sql.append(_IN_BBOX if x0 <= x1 else _IN_BBOX_ACROSS_ANTIMERIDIAN)
             args.update(zip(("x0", "y0", "x1", "y1"), query.bbox, strict=True))
         sql.append("ORDER BY d.seq LIMIT :limit")
         rows = self._c.execute(" ".join(sql), args).fetchall()
