@@ -129,6 +129,16 @@ EXPORTS: dict[str, list[str]] = {
         "unwrap",
     ],
     "deconflict.indexing": ["Box", "boxes_intersect", "index_boxes", "query_boxes"],
+    "deconflict.merkle": [
+        "ProofError",
+        "consistency_proof",
+        "inclusion_proof",
+        "leaf_hash",
+        "node_hash",
+        "root",
+        "verify_consistency",
+        "verify_inclusion",
+    ],
     "deconflict.offline": ["detect_all", "parse_feature_collection"],
     "deconflict.principals": ["Party", "Principal", "TOKEN_PREFIX", "hash_token", "new_token"],
     "deconflict.rules": [
