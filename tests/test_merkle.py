@@ -19,10 +19,14 @@ from hypothesis import strategies as st
 
 from deconflict.merkle import (
     ProofError,
+    appended_nodes,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
     root,
+    stored_consistency_proof,
+    stored_inclusion_proof,
+    stored_root,
     verify_consistency,
     verify_inclusion,
 )
@@ -180,3 +184,56 @@ def test_dropped_or_swapped_leaves_break_consistency(
             verify_consistency(
                 first, m, root(hashes[:first]), root(rewritten), consistency_proof(rewritten, first)
             )
+
+
+class NodeStore:
+    """The nodes a log keeps, filled only through ``appended_nodes``; counts its look-ups."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[tuple[int, int], bytes] = {}
+        self.size = 0
+        self.lookups = 0
+
+    def lookup(self, level: int, index: int) -> bytes:
+        self.lookups += 1
+        return self.nodes[(level, index)]
+
+    def append(self, leaf: bytes) -> None:
+        for level, index, value in appended_nodes(self.size, leaf, self.lookup):
+            self.nodes[(level, index)] = value
+        self.size += 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.binary(max_size=8), min_size=1, max_size=80), st.data())
+def test_a_log_of_stored_nodes_gives_the_reference_roots_and_proofs(
+    leaves: list[bytes], data: st.DataObject
+) -> None:
+    hashes = [leaf_hash(x) for x in leaves]
+    log = NodeStore()
+    for h in hashes:
+        log.append(h)
+        assert stored_root(log.lookup, log.size) == root(hashes[: log.size])
+    n = len(hashes)
+    size = data.draw(st.integers(1, n))
+    for i in range(size):
+        assert stored_inclusion_proof(log.lookup, i, size) == inclusion_proof(hashes[:size], i)
+    for m in range(size + 1):
+        assert stored_consistency_proof(log.lookup, m, size) == consistency_proof(hashes[:size], m)
+
+
+def test_roots_and_proofs_need_few_node_lookups() -> None:
+    log = NodeStore()
+    n = 100_003
+    for i in range(n):
+        log.append(leaf_hash(i.to_bytes(4, "big")))
+    assert log.lookups <= n  # appending: one look-up per node it completes, at most n in all
+    depth = n.bit_length()
+    for measure in (
+        lambda: stored_root(log.lookup, n),
+        lambda: stored_inclusion_proof(log.lookup, 77_777, n),
+        lambda: stored_consistency_proof(log.lookup, 65_537, n),
+    ):
+        log.lookups = 0
+        measure()
+        assert log.lookups <= depth * depth

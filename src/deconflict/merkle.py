@@ -13,15 +13,21 @@ verification follows 2.1.3.2 and 2.1.4.2, and raises :class:`ProofError` on any 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 __all__ = [
+    "NodeLookup",
     "ProofError",
+    "appended_nodes",
     "consistency_proof",
     "inclusion_proof",
     "leaf_hash",
     "node_hash",
+    "range_root",
     "root",
+    "stored_consistency_proof",
+    "stored_inclusion_proof",
+    "stored_root",
     "verify_consistency",
     "verify_inclusion",
 ]
@@ -154,3 +160,78 @@ def verify_consistency(
         raise ProofError("the proof leads to another first root")
     if sr != second_root:
         raise ProofError("the proof leads to another second root")
+
+
+# Trees kept as stored nodes ------------------------------------------------------------------
+# A log stores the hash of every *perfect* subtree it has completed, by (level, index): level 0
+# holds the leaf hashes, and node (level, i) covers leaves [i * 2**level, (i + 1) * 2**level).
+# Appending a leaf completes at most log2(n) such nodes; any root or proof is assembled from
+# O(log n) of them, so neither needs the leaves.
+
+NodeLookup = Callable[[int, int], bytes]
+"""``lookup(level, index)``: the hash of a perfect subtree the log has completed."""
+
+
+def appended_nodes(size: int, leaf: bytes, lookup: NodeLookup) -> list[tuple[int, int, bytes]]:
+    """The nodes (level, index, hash) that appending ``leaf`` to a log of ``size`` completes,
+    the leaf itself first."""
+    nodes = [(0, size, leaf)]
+    level, index, value = 0, size, leaf
+    while index & 1:
+        value = node_hash(lookup(level, index - 1), value)
+        level, index = level + 1, index >> 1
+        nodes.append((level, index, value))
+    return nodes
+
+
+def range_root(lookup: NodeLookup, start: int, end: int) -> bytes:
+    """MTH of leaves [start, end) as the RFC 9162 tree of the whole log splits them."""
+    n = end - start
+    if n <= 0:
+        raise ValueError("an empty range has no root here")
+    if n & (n - 1) == 0 and start % n == 0:
+        return lookup(n.bit_length() - 1, start // n)
+    k = _split(n)
+    return node_hash(range_root(lookup, start, start + k), range_root(lookup, start + k, end))
+
+
+def stored_root(lookup: NodeLookup, size: int) -> bytes:
+    return hashlib.sha256(b"").digest() if size == 0 else range_root(lookup, 0, size)
+
+
+def stored_inclusion_proof(lookup: NodeLookup, index: int, size: int) -> list[bytes]:
+    """:func:`inclusion_proof` of leaf ``index`` in the log's first ``size`` leaves."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of {size}")
+    proof: list[bytes] = []
+    start, end = 0, size
+    while end - start > 1:
+        k = _split(end - start)
+        if index < start + k:
+            proof.append(range_root(lookup, start + k, end))
+            end = start + k
+        else:
+            proof.append(range_root(lookup, start, start + k))
+            start += k
+    return proof[::-1]
+
+
+def stored_consistency_proof(lookup: NodeLookup, first: int, size: int) -> list[bytes]:
+    """:func:`consistency_proof` between the log's first ``first`` and ``size`` leaves."""
+    if not 0 <= first <= size:
+        raise ValueError(f"a tree of {size} has no prefix of {first}")
+    if first in (0, size):
+        return []
+    proof: list[bytes] = []
+    start, end, m, complete = 0, size, first, True
+    while m != end - start:
+        k = _split(end - start)
+        if m <= k:
+            proof.append(range_root(lookup, start + k, end))
+            end = start + k
+        else:
+            proof.append(range_root(lookup, start, start + k))
+            start, m, complete = start + k, m - k, False
+    if not complete:
+        proof.append(range_root(lookup, start, end))
+    return proof[::-1]
