@@ -145,6 +145,14 @@ EXPORTS: dict[str, list[str]] = {
         "verify_consistency",
         "verify_inclusion",
     ],
+    "deconflict.notes": [
+        "Checkpoint",
+        "NoteError",
+        "SignerKey",
+        "VerifierKey",
+        "open_note",
+        "sign_note",
+    ],
     "deconflict.offline": ["detect_all", "parse_feature_collection"],
     "deconflict.principals": ["Party", "Principal", "TOKEN_PREFIX", "hash_token", "new_token"],
     "deconflict.rules": [
