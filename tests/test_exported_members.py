@@ -126,7 +126,9 @@ EXPORTS: dict[str, list[str]] = {
         "lonlat_box",
         "planar",
         "projection_at",
+        "unproject",
         "unwrap",
+        "wrap_lon",
     ],
     "deconflict.indexing": ["Box", "boxes_intersect", "index_boxes", "query_boxes"],
     "deconflict.merkle": [

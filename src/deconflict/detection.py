@@ -22,7 +22,7 @@ import shapely.affinity
 from shapely.geometry.base import BaseGeometry
 
 from deconflict.declarations import Declaration, Kind
-from deconflict.geodesy import GEOD, approach, grown_intersection
+from deconflict.geodesy import GEOD, approach, grown_intersection, wrap_lon
 from deconflict.rules import ConflictKind, Rule, RuleSet, Severity
 from deconflict.units import (
     ALTITUDE_TOLERANCE_M,
@@ -122,9 +122,7 @@ def _within_180(geom: BaseGeometry) -> list[Any]:
 def _wrapped(geom: BaseGeometry) -> list[Any]:
     """Polygons with each longitude moved into [-180, 180]: for an overlap around a pole, which
     cannot be cut in lon/lat (it has no area there), the vertices at least are right."""
-    wrapped = shapely.transform(
-        geom, lambda xy: np.column_stack([(xy[:, 0] + 180.0) % 360.0 - 180.0, xy[:, 1]])
-    )
+    wrapped = shapely.transform(geom, lambda xy: np.column_stack([wrap_lon(xy[:, 0]), xy[:, 1]]))
     return [g for g in getattr(wrapped, "geoms", [wrapped]) if g.geom_type == "Polygon"]
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import shapely
 
 from deconflict.errors import FieldError, InvalidInput, pointer_token
-from deconflict.geodesy import GEOD, Shape, densify, planar, projection_at, unwrap
+from deconflict.geodesy import GEOD, Shape, densify, planar, projection_at, unproject, unwrap
 
 __all__ = [
     "GEOMETRY_TYPES",
@@ -235,10 +235,7 @@ def _joined(shape: Shape) -> Shape:
         return shape
 
     def lonlat(ring: Any) -> np.ndarray:
-        x, y = np.asarray(ring.coords).T
-        lon, lat = proj(x, y, inverse=True)
-        lon = lon_c + (np.asarray(lon) - lon_c + 180.0) % 360.0 - 180.0
-        return np.column_stack([lon, lat])
+        return unproject(np.asarray(ring.coords, dtype=np.float64), proj, lon_c)
 
     return Shape(
         "polygon",

@@ -14,7 +14,7 @@ shape that crosses the antimeridian has longitudes beyond ±180 rather than a ju
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Literal
 
@@ -36,7 +36,9 @@ __all__ = [
     "lonlat_box",
     "planar",
     "projection_at",
+    "unproject",
     "unwrap",
+    "wrap_lon",
 ]
 
 GEOD = Geod(ellps="WGS84")
@@ -65,6 +67,8 @@ class Shape:
 
     kind: Literal["point", "line", "polygon"]
     parts: tuple[tuple[Coords, ...], ...]
+    bounds: tuple[float, float, float, float] = field(init=False, repr=False, compare=False)
+    """min_lon, min_lat, max_lon, max_lat (longitudes unwrapped)"""
 
     @property
     def reference(self) -> tuple[float, float]:
@@ -72,15 +76,11 @@ class Shape:
         lon0, lat0, lon1, lat1 = self.bounds
         return ((lon0 + lon1) / 2.0, (lat0 + lat1) / 2.0)
 
-    @property
-    def bounds(self) -> tuple[float, float, float, float]:
+    def __post_init__(self) -> None:
+        # Computed once: detection asks for the bounds of both shapes of every candidate pair.
         allc = np.concatenate([ring for part in self.parts for ring in part])
-        return (
-            float(allc[:, 0].min()),
-            float(allc[:, 1].min()),
-            float(allc[:, 0].max()),
-            float(allc[:, 1].max()),
-        )
+        lo, hi = allc.min(axis=0), allc.max(axis=0)
+        object.__setattr__(self, "bounds", (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])))
 
     def shifted(self, dlon: float) -> Shape:
         if dlon == 0.0:
@@ -107,6 +107,22 @@ def unwrap(lons: NDArray[np.float64]) -> NDArray[np.float64]:
     steps = np.diff(lons)
     fix = np.where(steps > 180.0, -360.0, np.where(steps < -180.0, 360.0, 0.0))
     return np.asarray(lons + np.concatenate([[0.0], np.cumsum(fix)]), dtype=np.float64)
+
+
+def wrap_lon(lon: NDArray[np.float64], around: float = 0.0) -> NDArray[np.float64]:
+    """Longitudes moved by multiples of 360° to within 180° of ``around``.
+
+    >>> wrap_lon(np.array([190.0, -170.0]), around=180.0).tolist()
+    [190.0, 190.0]
+    """
+    return np.asarray(around + (lon - around + 180.0) % 360.0 - 180.0, dtype=np.float64)
+
+
+def unproject(xy: NDArray[np.float64], proj: Proj, around_lon: float) -> NDArray[np.float64]:
+    """Plane coordinates of ``proj`` back to lon/lat, longitudes continuous around
+    ``around_lon`` so that a shape across the antimeridian stays valid."""
+    lon, lat = proj(xy[:, 0], xy[:, 1], inverse=True)
+    return np.column_stack([wrap_lon(np.asarray(lon), around_lon), lat])
 
 
 def densify(coords: Coords, spacing_m: float = DENSIFY_SPACING_M) -> Coords:
@@ -152,7 +168,7 @@ def _projection(lon_c: float, lat_c: float) -> Proj:
 
 def projection_at(lon: float, lat: float, grid_deg: float = PROJECTION_GRID_DEG) -> Proj:
     """An azimuthal equidistant projection centred near (lon, lat), on a grid of ``grid_deg``."""
-    lon_n = ((lon + 180.0) % 360.0) - 180.0
+    lon_n = float(wrap_lon(np.array(lon)))
     lat_c = max(-90.0, min(90.0, lat))
     return _projection(round(lon_n / grid_deg) * grid_deg, round(lat_c / grid_deg) * grid_deg)
 
@@ -208,10 +224,9 @@ def approach(a: Shape, b: Shape, *, far_m: float = math.inf) -> Approach | None:
         _COARSE_GRID_DEG,
     )
     pa, pb = planar(a, proj), planar(b, proj)
-    if shapely.intersects(pa, pb):
-        _, p, q = _closest(pa, pb, proj)
-        return Approach(0.0, p, q)
     rough, p, q = _closest(pa, pb, proj)
+    if rough == 0.0:  # they intersect
+        return Approach(0.0, p, q)
     if rough > far_m * (1.0 + _FAR_RELATIVE_MARGIN) + _FAR_ABSOLUTE_MARGIN_M:
         return None
     # Refine in a plane centred on the closest approach, where the projection is isometric to
@@ -243,13 +258,7 @@ def grown_intersection(
     polys = [g for g in getattr(inter, "geoms", [inter]) if g.geom_type == "Polygon" and g.area]
     geom = polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
 
-    def to_lonlat(xy: NDArray[np.float64]) -> NDArray[np.float64]:
-        lon, lat = proj(xy[:, 0], xy[:, 1], inverse=True)
-        # Longitudes continuous around the centre, so a shape across the antimeridian stays valid.
-        lon = centre[0] + (np.asarray(lon) - centre[0] + 180.0) % 360.0 - 180.0
-        return np.column_stack([lon, lat])
-
-    return shapely.transform(geom, to_lonlat)
+    return shapely.transform(geom, lambda xy: unproject(xy, proj, centre[0]))
 
 
 def lonlat_box(shape: Shape, grow_m: float) -> list[tuple[float, float, float, float]]:
