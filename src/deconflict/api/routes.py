@@ -105,14 +105,14 @@ def build_router(channel: Channel, page_limit_max: int) -> APIRouter:
             token = authorization[7:].strip()
         return await run_in_threadpool(channel.authenticate, token)
 
-    Caller = Depends(principal)  # noqa: N806  (a parameter marker, read like a type where used)
+    caller = Depends(principal)
 
     @router.get("/me", summary="The calling principal", responses=_PROBLEMS | _ok(PrincipalOut))
-    async def me(who: Principal = Caller) -> JSONResponse:
+    async def me(who: Principal = caller) -> JSONResponse:
         return _json(who.to_json())
 
     @router.get("/parties", summary="Parties of the channel", responses=_PROBLEMS | _ok(PartyPage))
-    async def parties(who: Principal = Caller) -> JSONResponse:
+    async def parties(who: Principal = caller) -> JSONResponse:
         items = await run_in_threadpool(channel.list_parties)
         return _json({"items": [p.to_json() for p in items], "next": None})
 
@@ -123,7 +123,7 @@ def build_router(channel: Channel, page_limit_max: int) -> APIRouter:
         openapi_extra=_body_doc("DeclarationIn"),
         responses=_WRITE_PROBLEMS | _ok(OutcomeOut, 201),
     )
-    async def declare(request: Request, who: Principal = Caller) -> JSONResponse:
+    async def declare(request: Request, who: Principal = caller) -> JSONResponse:
         raw = parse_body(await request.body())
         return _outcome(await run_in_threadpool(channel.declare, who, raw), 201)
 
@@ -133,7 +133,7 @@ def build_router(channel: Channel, page_limit_max: int) -> APIRouter:
         openapi_extra=_body_doc("DeclarationIn"),
         responses=_WRITE_PROBLEMS | _ok(CheckResult),
     )
-    async def check(request: Request, who: Principal = Caller) -> JSONResponse:
+    async def check(request: Request, who: Principal = caller) -> JSONResponse:
         raw = parse_body(await request.body())
         return _json({"conflicts": await run_in_threadpool(channel.check, who, raw)})
 
@@ -144,7 +144,7 @@ def build_router(channel: Channel, page_limit_max: int) -> APIRouter:
     )
     async def list_declarations(
         *,
-        who: Principal = Caller,
+        who: Principal = caller,
         kind: str | None = Query(None),
         state: str | None = Query(None),
         start: str | None = Query(None, description="RFC 3339; overlapping windows"),
@@ -172,7 +172,7 @@ def build_router(channel: Channel, page_limit_max: int) -> APIRouter:
         summary="One declaration",
         responses=_PROBLEMS | _ok(DeclarationOut),
     )
-    async def get_declaration(declaration_id: str, who: Principal = Caller) -> JSONResponse:
+    async def get_declaration(declaration_id: str, who: Principal = caller) -> JSONResponse:
         d = await run_in_threadpool(channel.get_declaration, who, declaration_id)
         return _json(d.to_json(), etag=d.version)
 
@@ -185,7 +185,7 @@ def build_router(channel: Channel, page_limit_max: int) -> APIRouter:
     async def amend(
         declaration_id: str,
         request: Request,
-        who: Principal = Caller,
+        who: Principal = caller,
         if_match: str | None = Header(None),
     ) -> JSONResponse:
         version = parse_if_match(if_match)
@@ -199,7 +199,7 @@ def build_router(channel: Channel, page_limit_max: int) -> APIRouter:
     )
     async def cancel(
         declaration_id: str,
-        who: Principal = Caller,
+        who: Principal = caller,
         if_match: str | None = Header(None),
     ) -> JSONResponse:
         version = parse_if_match(if_match)
@@ -210,7 +210,7 @@ def build_router(channel: Channel, page_limit_max: int) -> APIRouter:
         summary="Open conflicts of one",
         responses=_PROBLEMS | _ok(ConflictPage),
     )
-    async def declaration_conflicts(declaration_id: str, who: Principal = Caller) -> JSONResponse:
+    async def declaration_conflicts(declaration_id: str, who: Principal = caller) -> JSONResponse:
         items = await run_in_threadpool(channel.declaration_conflicts, who, declaration_id)
         return _json({"items": items, "next": None})
 
@@ -221,7 +221,7 @@ def build_router(channel: Channel, page_limit_max: int) -> APIRouter:
     )
     async def list_conflicts(
         *,
-        who: Principal = Caller,
+        who: Principal = caller,
         state: str | None = Query(None, description="open|resolved"),
         declaration_id: str | None = Query(None),
         cursor: str | None = Query(None),
@@ -243,7 +243,7 @@ def build_router(channel: Channel, page_limit_max: int) -> APIRouter:
         summary="One conflict",
         responses=_PROBLEMS | _ok(ConflictOut),
     )
-    async def get_conflict(conflict_id: str, who: Principal = Caller) -> JSONResponse:
+    async def get_conflict(conflict_id: str, who: Principal = caller) -> JSONResponse:
         return _json(await run_in_threadpool(channel.get_conflict, who, conflict_id))
 
     return router
