@@ -62,9 +62,9 @@ from deconflict.disclosure import Role
 from deconflict.indexing import query_boxes
 from deconflict.principals import Principal
 from deconflict.rules import RuleSet
+from deconflict.runtime import open_channel
 from deconflict.service import Channel, new_id, utc_now
 from deconflict.settings import Settings
-from deconflict.store.sqlite import SqliteStore
 
 console = Console()
 
@@ -564,8 +564,7 @@ def http_concurrent(
 
 # the run ------------------------------------------------------------------------------------
 def _open(data_dir: Path) -> Channel:
-    settings = Settings(data_dir=data_dir)
-    return Channel(SqliteStore(settings.database_path), settings.rules())
+    return open_channel(Settings(data_dir=data_dir))
 
 
 def _same_source(at_start: str, warnings: list[str]) -> None:

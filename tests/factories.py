@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from deconflict.ledger import Ledger
+from deconflict.notes import SignerKey
+
 START = "2017-04-06T18:00:00Z"
 END = "2017-04-07T06:00:00Z"
 
@@ -50,3 +53,8 @@ def declaration(kind: str, title: str, *volumes: dict[str, Any], **extra: Any) -
 def hospital(title: str = "Field hospital", **extra: Any) -> dict[str, Any]:
     """A small protected site near Idlib, released to nobody unless ``released_to`` is given."""
     return declaration("protected_site", title, volume(point(36.6, 35.9), buffer_m=100), **extra)
+
+
+def throwaway_ledger() -> Ledger:
+    """A ledger with a throwaway signing key."""
+    return Ledger(SignerKey.generate("test/ledger"))

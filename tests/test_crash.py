@@ -13,9 +13,8 @@ import httpx
 import pytest
 
 from conftest import make_channel_parties
-from deconflict.service import Channel
+from deconflict.runtime import open_channel
 from deconflict.settings import Settings
-from deconflict.store import SqliteStore
 from factories import declaration, point, volume
 from servers import free_port, running
 
@@ -50,10 +49,9 @@ def burst(
 @pytest.mark.slow
 def test_every_acknowledged_write_survives_sigkill(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path / "data")
-    settings.data_dir.mkdir()
-    store = SqliteStore(settings.database_path)
-    tokens = make_channel_parties(Channel(store, settings.rules()))
-    store.close()
+    channel = open_channel(settings)
+    tokens = make_channel_parties(channel)
+    channel.store.close()
     port = free_port()
     args = ["serve", "--data-dir", str(settings.data_dir), "--port", str(port)]
     acked: list[dict[str, Any]] = []

@@ -43,6 +43,7 @@ from deconflict.offline import detect_all
 from deconflict.rules import default_rules
 from deconflict.service import Channel
 from deconflict.store.sqlite import SqliteStore
+from factories import throwaway_ledger
 
 GEOD = Geod(ellps="WGS84")
 RULES = default_rules()
@@ -308,7 +309,13 @@ def channel_conflicts(scenario: Sequence[Spec]) -> dict[Pair, Outcome]:
     with tempfile.TemporaryDirectory() as tmp:
         store = SqliteStore(Path(tmp) / "deconflict.db")
         try:
-            channel = Channel(store, RULES, clock=lambda: NOW, ids=_Ids([s.id for s in scenario]))
+            channel = Channel(
+                store,
+                RULES,
+                throwaway_ledger(),
+                clock=lambda: NOW,
+                ids=_Ids([s.id for s in scenario]),
+            )
             who = {}
             for party in PARTIES:
                 channel.add_party(party, party.title())

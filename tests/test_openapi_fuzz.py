@@ -27,9 +27,8 @@ from schemathesis.checks import (
 
 from conftest import make_channel_parties
 from deconflict.api.app import create_app
-from deconflict.service import Channel
+from deconflict.runtime import open_channel
 from deconflict.settings import Settings
-from deconflict.store.sqlite import SqliteStore
 
 MAX_EXAMPLES = 30
 SEED = 20170407
@@ -67,7 +66,7 @@ def target(tmp_path: Path) -> Iterator[Target]:
     settings_.data_dir.mkdir(parents=True)
     # The app is given its channel so that it does not close the store when the client that
     # schemathesis opens for each request shuts the app down.
-    channel = Channel(SqliteStore(settings_.database_path), settings_.rules())
+    channel = open_channel(settings_)
     token = make_channel_parties(channel)["coalition"]
     try:
         yield Target(create_app(settings_, channel), {"Authorization": f"Bearer {token}"})

@@ -14,7 +14,7 @@ from deconflict.rules import default_rules
 from deconflict.service import Channel
 from deconflict.store import SqliteStore
 from deconflict.store.sqlite_schema import MIGRATIONS
-from factories import declaration, point, volume
+from factories import declaration, point, throwaway_ledger, volume
 
 
 def test_migrations_are_applied_once_in_order(tmp_path: Path) -> None:
@@ -39,7 +39,7 @@ def test_the_database_runs_in_wal_mode_with_full_sync(tmp_path: Path) -> None:
 def test_only_planned_and_active_declarations_are_in_the_index(tmp_path: Path) -> None:
     path = tmp_path / "d.db"
     store = SqliteStore(path)
-    channel = Channel(store, default_rules())
+    channel = Channel(store, default_rules(), throwaway_ledger())
     make_channel_parties(channel)
     who = {p.party: p for p in channel.list_principals() if p.role == "duty_officer"}
     body = declaration("air_operation", "CAP", volume(point(39.0, 35.0), buffer_m=1_000))
@@ -62,7 +62,7 @@ def test_only_planned_and_active_declarations_are_in_the_index(tmp_path: Path) -
 
 def test_a_write_that_fails_midway_leaves_nothing(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "d.db")
-    channel = Channel(store, default_rules())
+    channel = Channel(store, default_rules(), throwaway_ledger())
     make_channel_parties(channel)
     ghost = Party("ghost", "Ghost", channel.list_parties()[0].created_at)
 

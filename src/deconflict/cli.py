@@ -20,9 +20,9 @@ from deconflict.demo import DEMO_TOKENS_FILE, load_scenario
 from deconflict.disclosure import Role
 from deconflict.errors import DeconflictError, InvalidInput
 from deconflict.offline import detect_all, parse_feature_collection
+from deconflict.runtime import open_channel
 from deconflict.service import Channel
 from deconflict.settings import Settings, setting_docs
-from deconflict.store.sqlite import SqliteStore
 
 __all__ = ["app", "main"]
 
@@ -95,11 +95,11 @@ def demo(
         loading = settings.database_path.with_suffix(".loading")
         for leftover in settings.data_dir.glob(loading.name + "*"):
             leftover.unlink()
-        store = SqliteStore(loading)
+        channel = open_channel(settings, loading)
         try:
-            load_scenario(Channel(store, settings.rules()), settings.data_dir)
+            load_scenario(channel, settings.data_dir)
         finally:
-            store.close()
+            channel.store.close()
         loading.replace(settings.database_path)
         console.print(f"demo scenario loaded; bearer tokens in {data_dir / DEMO_TOKENS_FILE}")
     else:
@@ -166,11 +166,9 @@ def list_settings() -> None:
 
 
 @contextmanager
-def _opened(data_dir: Path) -> Iterator[Channel]:
+def _opened(data_dir: Path, sets: list[str] | None = None) -> Iterator[Channel]:
     """The channel of a data dir, closed afterwards; a refused change exits with status 2."""
-    settings = Settings(data_dir=data_dir)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    channel = Channel(SqliteStore(settings.database_path), settings.rules())
+    channel = open_channel(_settings(data_dir, "127.0.0.1", 8000, sets))
     try:
         yield channel
     except DeconflictError as exc:
@@ -181,9 +179,9 @@ def _opened(data_dir: Path) -> Iterator[Channel]:
 
 
 @admin.command("init")
-def admin_init(data_dir: DataDir = Path("data")) -> None:
-    """Create an empty database in the data dir."""
-    with _opened(data_dir):
+def admin_init(data_dir: DataDir = Path("data"), sets: Sets = None) -> None:
+    """Create an empty database and the ledger's signing key in the data dir."""
+    with _opened(data_dir, sets):
         console.print(f"database ready in {data_dir}")
 
 

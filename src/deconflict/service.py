@@ -27,9 +27,22 @@ from deconflict.errors import (
     VersionMismatch,
 )
 from deconflict.indexing import index_boxes, query_boxes
+from deconflict.ledger import (
+    EVIDENCE_FORMAT,
+    Entry,
+    Ledger,
+    Receipt,
+    b64,
+    conflict_entries,
+    declaration_entry,
+    party_entry,
+    principal_entry,
+)
+from deconflict.merkle import stored_consistency_proof, stored_inclusion_proof
 from deconflict.principals import Party, Principal, hash_token, new_token
 from deconflict.rules import RuleSet
 from deconflict.store.base import ConflictQuery, DeclarationQuery, Page, Store, StoreTxn
+from deconflict.volumes import format_time
 
 __all__ = ["Channel", "Outcome", "new_id", "utc_now"]
 
@@ -42,12 +55,21 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
 
 
+def _in_log(size: int, name: str, log_size: int) -> None:
+    if not 1 <= size <= log_size:
+        raise InvalidInput.one(
+            name, "in_log", f"the log has {log_size} leaves; ask for 1..{log_size}"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """A declaration as written and its open conflicts as the caller sees them."""
+    """A declaration as written, its open conflicts as the caller sees them and the receipt
+    of the write."""
 
     declaration: Declaration
     conflicts: list[dict[str, Any]]
+    receipt: Receipt | None
 
 
 class Channel:
@@ -55,12 +77,14 @@ class Channel:
         self,
         store: Store,
         rules: RuleSet,
+        ledger: Ledger,
         *,
         clock: Callable[[], datetime] = utc_now,
         ids: Callable[[str], str] = new_id,
     ) -> None:
         self.store = store
         self.rules = rules
+        self.ledger = ledger
         self._clock = clock
         self._ids = ids
 
@@ -80,6 +104,7 @@ class Channel:
             if txn.get_party(party_id) is not None:
                 raise InvalidInput.one("/id", "unique", f"party {party_id!r} exists already")
             txn.insert_party(party)
+            self.ledger.append(txn, [party_entry(party, None)])
         return party
 
     def add_principal(self, party_id: str, name: str, role: Role) -> tuple[Principal, str]:
@@ -89,12 +114,17 @@ class Channel:
             if txn.get_party(party_id) is None:
                 raise InvalidInput.one("/party", "unknown_party", f"no party {party_id!r}")
             txn.insert_principal(principal, hash_token(token))
+            self.ledger.append(txn, [principal_entry(principal, principal.created_at, None)])
         return principal, token
 
     def revoke_principal(self, principal_id: str) -> None:
+        now = self._clock()
         with self.store.write() as txn:
-            if not txn.revoke_principal(principal_id, self._clock()):
+            if not txn.revoke_principal(principal_id, now):
                 raise NotFound(f"no active principal {principal_id!r}")
+            revoked = txn.get_principal(principal_id)
+            if revoked is not None:
+                self.ledger.append(txn, [principal_entry(revoked, now, None)])
 
     def list_parties(self) -> list[Party]:
         with self.store.read() as txn:
@@ -110,8 +140,8 @@ class Channel:
         decl = parse_new(raw, id=self._ids("dcl"), party=who.party, now=self._clock())
         with self.store.write() as txn:
             self._check_references(txn, decl)
-            conflicts = self._save_and_detect(txn, decl)
-        return Outcome(decl, self._views(who, conflicts))
+            conflicts, receipt = self._save_and_detect(txn, who, decl, None)
+        return Outcome(decl, self._views(who, conflicts), receipt)
 
     def check(self, who: Principal, raw: Any) -> list[dict[str, Any]]:
         """The conflicts a declaration would have now; nothing is stored."""
@@ -132,8 +162,8 @@ class Channel:
             current = self._editable(txn, who, declaration_id, version, fields)
             decl = apply_patch(current, raw, now=self._clock())
             self._check_references(txn, decl)
-            conflicts = self._save_and_detect(txn, decl)
-        return Outcome(decl, self._views(who, conflicts))
+            conflicts, receipt = self._save_and_detect(txn, who, decl, current)
+        return Outcome(decl, self._views(who, conflicts), receipt)
 
     def cancel(self, who: Principal, declaration_id: str, version: int) -> Outcome:
         with self.store.write() as txn:
@@ -141,8 +171,8 @@ class Channel:
             if current.state is State.CANCELLED:
                 raise IllegalTransition("the declaration is cancelled already")
             decl = apply_patch(current, {"state": "cancelled"}, now=self._clock())
-            conflicts = self._save_and_detect(txn, decl)
-        return Outcome(decl, self._views(who, conflicts))
+            conflicts, receipt = self._save_and_detect(txn, who, decl, current)
+        return Outcome(decl, self._views(who, conflicts), receipt)
 
     def list_declarations(self, who: Principal, query: DeclarationQuery) -> Page[Declaration]:
         with self.store.read() as txn:
@@ -173,6 +203,70 @@ class Channel:
         if view is None:
             raise NotFound(f"no conflict {conflict_id!r}")
         return view
+
+    # ledger -------------------------------------------------------------------------------
+    def checkpoint(self) -> str:
+        """The latest signed checkpoint."""
+        with self.store.read() as txn:
+            note = txn.ledger_checkpoint()
+        if note is None:
+            raise NotFound("the ledger is empty")
+        return note
+
+    def inclusion(self, leaf_index: int, tree_size: int) -> list[bytes]:
+        with self.store.read() as txn:
+            _in_log(tree_size, "tree_size", txn.ledger_size())
+            if not 0 <= leaf_index < tree_size:
+                raise InvalidInput.one(
+                    "leaf_index", "in_tree", f"leaf {leaf_index} is not in a tree of {tree_size}"
+                )
+            return stored_inclusion_proof(txn.ledger_node, leaf_index, tree_size)
+
+    def consistency(self, first: int, second: int) -> list[bytes]:
+        with self.store.read() as txn:
+            _in_log(second, "second", txn.ledger_size())
+            if not 1 <= first <= second:
+                raise InvalidInput.one(
+                    "first", "in_tree", f"first must be between 1 and second ({second})"
+                )
+            return stored_consistency_proof(txn.ledger_node, first, second)
+
+    def leaf(self, who: Principal, index: int) -> bytes:
+        with self.store.read() as txn:
+            found = txn.ledger_leaf(index)
+        if found is None or not found[1].admits(who.viewer):
+            raise NotFound(f"no leaf {index}")
+        return found[0]
+
+    def evidence(self, who: Principal, object_id: str) -> dict[str, Any]:
+        """Every ledger entry about an object that the caller may read, each with its
+        inclusion proof against the latest checkpoint: one self-contained file."""
+        with self.store.read() as txn:
+            note = txn.ledger_checkpoint()
+            size = txn.ledger_size()
+            entries = []
+            for index in txn.ledger_about(object_id):
+                found = txn.ledger_leaf(index)
+                if found is not None and found[1].admits(who.viewer):
+                    proof = stored_inclusion_proof(txn.ledger_node, index, size)
+                    entries.append(
+                        {
+                            "leaf_index": index,
+                            "leaf": b64(found[0]),
+                            "inclusion": list(map(b64, proof)),
+                        }
+                    )
+        if not entries or note is None:
+            raise NotFound(f"no entries about {object_id!r}")
+        return {
+            "format": EVIDENCE_FORMAT,
+            "subject": object_id,
+            "exported_by": {"principal": who.id, "party": who.party},
+            "exported_at": format_time(self._clock()),
+            "verifier_key": self.ledger.signer.verifier.to_text(),
+            "checkpoint": note,
+            "entries": entries,
+        }
 
     # internals ----------------------------------------------------------------------------
     @staticmethod
@@ -214,8 +308,11 @@ class Channel:
         if errors:
             raise InvalidInput(errors)
 
-    def _save_and_detect(self, txn: StoreTxn, decl: Declaration) -> list[Conflict]:
-        """Store ``decl`` and bring its conflicts up to date; return its open conflicts."""
+    def _save_and_detect(
+        self, txn: StoreTxn, who: Principal, decl: Declaration, previous: Declaration | None
+    ) -> tuple[list[Conflict], Receipt | None]:
+        """Store ``decl``, bring its conflicts up to date and record both in the ledger; return
+        its open conflicts and the receipt of the declaration's entry."""
         now = self._clock()
         findings: list[Finding] = []
         if decl.detectable:
@@ -224,11 +321,13 @@ class Channel:
         txn.save_declaration(decl, index_boxes(decl, self.rules) if decl.detectable else [])
         by_pair = {(f.a.id, f.b.id): f for f in findings}
         current: list[Conflict] = []
+        entries: list[Entry] = [declaration_entry(decl, previous, decl.updated_at, who.id)]
         for old in txn.conflicts_of(decl.id):
             pair = (old.a.declaration_id, old.b.declaration_id)
             fresh = refresh_conflict(old, by_pair.pop(pair, None), now=now)
             if fresh is not old:
                 txn.save_conflict(fresh)
+                entries.extend(conflict_entries(fresh, now, who.id))
             if fresh.state == "open":
                 current.append(fresh)
         for (a_id, b_id), finding in by_pair.items():
@@ -239,8 +338,9 @@ class Channel:
                 else refresh_conflict(existing, finding, now=now)
             )
             txn.save_conflict(conflict)
+            entries.extend(conflict_entries(conflict, now, who.id))
             current.append(conflict)
-        return current
+        return current, self.ledger.append(txn, entries)
 
     @staticmethod
     def _views(who: Principal, conflicts: Sequence[Conflict]) -> list[dict[str, Any]]:

@@ -47,6 +47,13 @@ class Settings:
         default=100_000,
         metadata=_doc("Declarations kept parsed in memory for detection (about 2 KB each)."),
     )
+    ledger_origin: str = field(
+        default="deconflict/channel",
+        metadata=_doc(
+            "Name of the ledger in its checkpoints and key, fixed when the key is created"
+            " (no spaces, no '+'; e.g. ops.example.org/channel)."
+        ),
+    )
     air_separation_nm: float = field(
         default=DEFAULT_AIR_SEPARATION_NM,
         metadata=_doc(

@@ -17,9 +17,9 @@ from deconflict.api.problems import install_problem_handlers, problem_response
 from deconflict.api.routes import build_router
 from deconflict.api.schemas import WRITE_MODELS, problem_doc
 from deconflict.errors import DeconflictError
+from deconflict.runtime import open_channel
 from deconflict.service import Channel
 from deconflict.settings import Settings
-from deconflict.store.sqlite import SqliteStore
 
 __all__ = ["create_app", "error_codes"]
 
@@ -46,9 +46,7 @@ def create_app(settings: Settings, channel: Channel | None = None) -> FastAPI:
     and close it on shutdown."""
     owned = channel is None
     if channel is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = SqliteStore(settings.database_path, cache_size=settings.declaration_cache_size)
-        channel = Channel(store, settings.rules())
+        channel = open_channel(settings)
     service = channel
 
     @asynccontextmanager

@@ -19,6 +19,7 @@ __all__ = [
     "encode_cursor",
     "parse_bbox",
     "parse_body",
+    "parse_count",
     "parse_enum",
     "parse_if_match",
     "parse_limit",
@@ -48,6 +49,15 @@ def parse_limit(raw: str | None, maximum: int) -> int:
     # isascii: str.isdigit() is also true of '²', which int() refuses
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or not 1 <= int(raw) <= maximum:
         raise InvalidInput.one("limit", "limit_range", f"limit is a whole number 1 to {maximum}")
+    return int(raw)
+
+
+def parse_count(raw: str | None, name: str) -> int:
+    """A required whole number 0 or more (a leaf index or a tree size)."""
+    if raw is None:
+        raise InvalidInput.one(name, "required", f"{name} is required")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        raise InvalidInput.one(name, "whole_number", f"{name} is a whole number, 0 or more")
     return int(raw)
 
 

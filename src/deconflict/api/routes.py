@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from deconflict.api.ledger_routes import build_ledger_router
 from deconflict.api.params import (
     decode_cursor,
     encode_cursor,
@@ -86,9 +87,10 @@ def _json(data: Any, status: int = 200, etag: int | None = None) -> JSONResponse
 
 def _outcome(outcome: Outcome, status: int = 200) -> JSONResponse:
     d = outcome.declaration
-    response = _json(
-        {"declaration": d.to_json(), "conflicts": outcome.conflicts}, status, d.version
-    )
+    body = {"declaration": d.to_json(), "conflicts": outcome.conflicts}
+    if outcome.receipt is not None:
+        body["receipt"] = outcome.receipt.to_json()
+    response = _json(body, status, d.version)
     if status == 201:
         response.headers["Location"] = f"/v1/declarations/{d.id}"
     return response
@@ -106,6 +108,7 @@ def build_router(channel: Channel, page_limit_max: int) -> APIRouter:
         return await run_in_threadpool(channel.authenticate, token)
 
     caller = Depends(principal)
+    router.include_router(build_ledger_router(channel, caller))
 
     @router.get("/me", summary="The calling principal", responses=_PROBLEMS | _ok(PrincipalOut))
     async def me(who: Principal = caller) -> JSONResponse:

@@ -15,14 +15,19 @@ __all__ = [
     "CheckResult",
     "ConflictOut",
     "ConflictPage",
+    "ConsistencyProof",
     "DeclarationIn",
     "DeclarationOut",
     "DeclarationPage",
     "DeclarationPatch",
+    "Evidence",
+    "InclusionProof",
+    "LeafOut",
     "Outcome",
     "PartyPage",
     "PrincipalOut",
     "Problem",
+    "Receipt",
     "Volume4D",
     "problem_doc",
 ]
@@ -184,9 +189,53 @@ class ConflictPage(BaseModel):
     next: str | None = Field(description="cursor of the next page, or null on the last")
 
 
+Hash = Annotated[str, Field(description="32-byte SHA-256 hash, standard base64")]
+
+
+class Receipt(BaseModel):
+    leaf_index: int = Field(ge=0, description="index of the write's leaf in the ledger")
+    leaf_hash: Hash
+    checkpoint: str = Field(description="signed C2SP checkpoint whose tree includes the leaf")
+    inclusion: list[Hash] = Field(description="RFC 9162 inclusion proof against the checkpoint")
+
+
 class Outcome(BaseModel):
     declaration: DeclarationOut
     conflicts: list[ConflictOut] = Field(description="its open conflicts, as the caller sees them")
+    receipt: Receipt
+
+
+class InclusionProof(BaseModel):
+    leaf_index: int
+    tree_size: int
+    hashes: list[Hash]
+
+
+class ConsistencyProof(BaseModel):
+    first: int
+    second: int
+    hashes: list[Hash]
+
+
+class LeafOut(BaseModel):
+    index: int
+    leaf: str = Field(description="the exact leaf bytes (RFC 8785 JSON), standard base64")
+
+
+class EvidenceEntry(BaseModel):
+    leaf_index: int
+    leaf: str = Field(description="the exact leaf bytes, standard base64")
+    inclusion: list[Hash] = Field(description="inclusion proof against the file's checkpoint")
+
+
+class Evidence(BaseModel):
+    format: Literal["deconflict-evidence/1"]
+    subject: str
+    exported_by: dict[str, str]
+    exported_at: AwareDatetime
+    verifier_key: str = Field(description="the ledger's key, note verifier-key format")
+    checkpoint: str
+    entries: list[EvidenceEntry]
 
 
 class CheckResult(BaseModel):

@@ -18,13 +18,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from deconflict.conflicts import Conflict, ConflictState, Side
-from deconflict.declarations import PROTECTED_KINDS, Declaration, Kind, from_json
-from deconflict.disclosure import Role, Viewer
+from deconflict.conflicts import Conflict
+from deconflict.declarations import PROTECTED_KINDS, Declaration, from_json
+from deconflict.disclosure import Viewer
 from deconflict.indexing import Box
 from deconflict.principals import Party, Principal
-from deconflict.rules import ConflictKind, Severity
 from deconflict.store.base import ConflictQuery, DeclarationQuery, Page
+from deconflict.store.sqlite_ledger import LedgerTables
+from deconflict.store.sqlite_records import conflict_from_json, conflict_to_json, principal_from_row
 from deconflict.store.sqlite_schema import MIGRATIONS
 from deconflict.volumes import format_time, parse_time
 
@@ -35,74 +36,6 @@ DECLARATION_CACHE_SIZE = 50_000
 
 T = TypeVar("T")
 _PROTECTED = tuple(str(k) for k in sorted(PROTECTED_KINDS))
-
-
-def _time(value: str | None) -> datetime | None:
-    return None if value is None else parse_time(value, "")
-
-
-def _side_json(side: Side) -> dict[str, Any]:
-    return {
-        "declaration_id": side.declaration_id,
-        "party": side.party,
-        "kind": str(side.kind),
-        "protected": side.protected,
-        "sees": side.sees,
-    }
-
-
-def _side(raw: dict[str, Any]) -> Side:
-    return Side(
-        raw["declaration_id"], raw["party"], Kind(raw["kind"]), raw["protected"], raw["sees"]
-    )
-
-
-def _conflict_json(c: Conflict) -> str:
-    return json.dumps(
-        {
-            "id": c.id,
-            "kind": str(c.kind),
-            "severity": str(c.severity),
-            "state": str(c.state),
-            "version": c.version,
-            "a": _side_json(c.a),
-            "b": _side_json(c.b),
-            "overlap": c.overlap,
-            # With one pair of volumes the list is the overlap itself: not stored twice.
-            "overlaps": list(c.overlaps) if len(c.overlaps) > 1 else None,
-            "detected_at": format_time(c.detected_at),
-            "updated_at": format_time(c.updated_at),
-        },
-        separators=(",", ":"),
-    )
-
-
-def _conflict(body: str) -> Conflict:
-    raw = json.loads(body)
-    return Conflict(
-        id=raw["id"],
-        kind=ConflictKind(raw["kind"]),
-        severity=Severity(raw["severity"]),
-        state=ConflictState(raw["state"]),
-        version=raw["version"],
-        a=_side(raw["a"]),
-        b=_side(raw["b"]),
-        overlap=raw["overlap"],
-        overlaps=tuple(raw["overlaps"] or [raw["overlap"]]),
-        detected_at=parse_time(raw["detected_at"], ""),
-        updated_at=parse_time(raw["updated_at"], ""),
-    )
-
-
-def _principal(row: sqlite3.Row) -> Principal:
-    return Principal(
-        row["id"],
-        row["party_id"],
-        row["name"],
-        Role(row["role"]),
-        parse_time(row["created_at"], ""),
-        _time(row["revoked_at"]),
-    )
 
 
 _IN_BBOX = (
@@ -142,7 +75,7 @@ class _Cache:
                 self._items.popitem(last=False)
 
 
-class SqliteTxn:
+class SqliteTxn(LedgerTables):
     """Everything the service does inside one transaction."""
 
     def __init__(self, conn: sqlite3.Connection, cache: _Cache) -> None:
@@ -185,14 +118,18 @@ class SqliteTxn:
         row = self._c.execute(
             "SELECT * FROM principals WHERE token_hash = ? AND revoked_at IS NULL", (token_hash,)
         ).fetchone()
-        return None if row is None else _principal(row)
+        return None if row is None else principal_from_row(row)
+
+    def get_principal(self, principal_id: str) -> Principal | None:
+        row = self._c.execute("SELECT * FROM principals WHERE id = ?", (principal_id,)).fetchone()
+        return None if row is None else principal_from_row(row)
 
     def list_principals(self, party_id: str | None) -> list[Principal]:
         rows = self._c.execute(
             "SELECT * FROM principals WHERE ?1 IS NULL OR party_id = ?1 ORDER BY party_id, id",
             (party_id,),
         ).fetchall()
-        return [_principal(r) for r in rows]
+        return [principal_from_row(r) for r in rows]
 
     def revoke_principal(self, principal_id: str, when: datetime) -> bool:
         cur = self._c.execute(
@@ -336,7 +273,7 @@ class SqliteTxn:
     # conflicts
     def get_conflict(self, conflict_id: str) -> Conflict | None:
         row = self._c.execute("SELECT body FROM conflicts WHERE id = ?", (conflict_id,)).fetchone()
-        return None if row is None else _conflict(row[0])
+        return None if row is None else conflict_from_json(row[0])
 
     def conflicts_of(self, declaration_id: str) -> list[Conflict]:
         rows = self._c.execute(
@@ -344,13 +281,13 @@ class SqliteTxn:
             " ORDER BY seq",
             (declaration_id,),
         ).fetchall()
-        return [_conflict(r[0]) for r in rows]
+        return [conflict_from_json(r[0]) for r in rows]
 
     def conflict_between(self, a_id: str, b_id: str) -> Conflict | None:
         row = self._c.execute(
             "SELECT body FROM conflicts WHERE a_id = ? AND b_id = ?", (a_id, b_id)
         ).fetchone()
-        return None if row is None else _conflict(row[0])
+        return None if row is None else conflict_from_json(row[0])
 
     def save_conflict(self, conflict: Conflict) -> None:
         self._c.execute(
@@ -368,7 +305,7 @@ class SqliteTxn:
                 conflict.b.sees,
                 conflict.involves_protected,
                 str(conflict.state),
-                _conflict_json(conflict),
+                conflict_to_json(conflict),
             ),
         )
 
@@ -391,7 +328,7 @@ class SqliteTxn:
             args["decl"] = query.declaration_id
         sql.append("ORDER BY seq LIMIT :limit")
         rows = self._c.execute(" ".join(sql), args).fetchall()
-        return _page(rows, query.limit, lambda r: _conflict(r[1]))
+        return _page(rows, query.limit, lambda r: conflict_from_json(r[1]))
 
 
 class SqliteStore:

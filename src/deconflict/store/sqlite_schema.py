@@ -77,4 +77,29 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX conflicts_b_party ON conflicts(b_party, seq);
         """,
     ),
+    (
+        "0002_ledger",
+        """
+        CREATE TABLE ledger_leaves (
+            idx INTEGER PRIMARY KEY,
+            leaf BLOB NOT NULL,
+            audience TEXT NOT NULL
+        );
+        CREATE TABLE ledger_nodes (
+            level INTEGER NOT NULL,
+            idx INTEGER NOT NULL,
+            hash BLOB NOT NULL,
+            PRIMARY KEY (level, idx)
+        ) WITHOUT ROWID;
+        CREATE TABLE ledger_subjects (
+            object_id TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            PRIMARY KEY (object_id, idx)
+        ) WITHOUT ROWID;
+        CREATE TABLE ledger_checkpoints (
+            size INTEGER PRIMARY KEY,
+            note TEXT NOT NULL
+        );
+        """,
+    ),
 )

@@ -1,0 +1,273 @@
+"""The ledger: what every accepted write adds to the log, who may read it, and the receipt its
+writer gets.
+
+Each accepted write becomes one or more *entries*. An entry's leaf is the RFC 8785 canonical
+JSON of ``{"type", "at", "by", "object", "salt"}`` with 16 random bytes of salt, so its hash
+reveals nothing to someone who cannot read it. A leaf is readable by its *audience*, fixed when
+it is written: a declaration's leaf by those who may see that version of it; a conflict gives
+one leaf per distinct view, each readable by the parties that were shown exactly that view. The
+leaves go into the RFC 9162 tree of :mod:`deconflict.merkle`, and each write ends with a signed
+C2SP checkpoint (:mod:`deconflict.notes`) over the tree that contains it.
+
+Pure: the store is reached through :class:`LedgerTxn`; time and randomness come from outside.
+
+>>> from datetime import UTC
+>>> at = datetime(2026, 1, 1, tzinfo=UTC)
+>>> e = Entry("party.added", {"id": "un"}, ("un",), EVERYONE, at)
+>>> leaf_bytes(e, bytes(16))
+b'{"at":"2026-01-01T00:00:00Z","by":null,"object":{"id":"un"},"salt":"AAAAAAAAAAAAAAAAAAAAAA==","type":"party.added"}'
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import rfc8785
+
+from deconflict.conflicts import Conflict, ConflictState
+from deconflict.declarations import Declaration, Kind, State
+from deconflict.disclosure import Role, Viewer, conflict_view
+from deconflict.merkle import appended_nodes, leaf_hash, stored_inclusion_proof, stored_root
+from deconflict.notes import Checkpoint, SignerKey
+from deconflict.principals import Party, Principal
+from deconflict.volumes import format_time
+
+__all__ = [
+    "EVERYONE",
+    "EVIDENCE_FORMAT",
+    "SALT_BYTES",
+    "Audience",
+    "Entry",
+    "Ledger",
+    "LedgerError",
+    "LedgerTxn",
+    "Receipt",
+    "b64",
+    "conflict_entries",
+    "declaration_entry",
+    "leaf_bytes",
+    "parse_leaf",
+    "party_entry",
+    "principal_entry",
+]
+
+SALT_BYTES = 16
+EVIDENCE_FORMAT = "deconflict-evidence/1"
+
+
+class LedgerError(ValueError):
+    """A leaf that is not an entry of this ledger in canonical form."""
+
+
+def b64(raw: bytes) -> str:
+    """Standard base64, as every hash and leaf is written in JSON."""
+    return base64.b64encode(raw).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    """Who may read a leaf: the named parties (``"*"``: every party) and, if ``relay``, the
+    relay's principals."""
+
+    parties: frozenset[str]
+    relay: bool = False
+
+    def admits(self, viewer: Viewer) -> bool:
+        return "*" in self.parties or viewer.party in self.parties or (self.relay and viewer.relay)
+
+    def __or__(self, other: Audience) -> Audience:
+        return Audience(self.parties | other.parties, self.relay or other.relay)
+
+    def to_text(self) -> str:
+        """``*`` or the party ids joined by commas, then ``+relay`` if the relay reads it too."""
+        return ",".join(sorted(self.parties)) + ("+relay" if self.relay else "")
+
+    @classmethod
+    def from_text(cls, text: str) -> Audience:
+        names, _, relay = text.partition("+")
+        return cls(frozenset(n for n in names.split(",") if n), relay == "relay")
+
+
+EVERYONE = Audience(frozenset({"*"}))
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    type: str
+    object: dict[str, Any]
+    subjects: tuple[str, ...]
+    """Ids of the objects the entry is about (for evidence)."""
+    audience: Audience
+    at: datetime
+    by: str | None = None
+    """The principal who made the write; ``None`` for the operator's command line."""
+
+
+def leaf_bytes(entry: Entry, salt: bytes) -> bytes:
+    if len(salt) != SALT_BYTES:
+        raise ValueError(f"a salt is {SALT_BYTES} bytes")
+    return rfc8785.dumps(
+        {
+            "type": entry.type,
+            "at": format_time(entry.at),
+            "by": entry.by,
+            "object": entry.object,
+            "salt": b64(salt),
+        }
+    )
+
+
+def parse_leaf(leaf: bytes) -> dict[str, Any]:
+    """The entry a leaf holds; :class:`LedgerError` unless it is one, in canonical form."""
+    try:
+        data = json.loads(leaf)
+    except (ValueError, UnicodeDecodeError):
+        raise LedgerError("the leaf is not JSON") from None
+    keys = {"type", "at", "by", "object", "salt"}
+    if not isinstance(data, dict) or set(data) != keys or not isinstance(data["object"], dict):
+        raise LedgerError("the leaf is not a ledger entry")
+    try:
+        canonical = rfc8785.dumps(data)
+    except (rfc8785.CanonicalizationError, ValueError):
+        raise LedgerError("the leaf cannot be put in canonical form") from None
+    if canonical != leaf:
+        raise LedgerError("the leaf is not in RFC 8785 canonical form")
+    return data
+
+
+# Entries of each write -------------------------------------------------------------------------
+
+
+def declaration_audience(decl: Declaration) -> Audience:
+    if decl.kind is Kind.COORDINATION_MEASURE:
+        return EVERYONE
+    if decl.is_protected:
+        return Audience(frozenset({decl.party, *decl.released_to}), relay=True)
+    return Audience(frozenset({decl.party}))
+
+
+def declaration_entry(
+    decl: Declaration, previous: Declaration | None, at: datetime, by: str | None
+) -> Entry:
+    if previous is None:
+        kind = "declaration.created"
+    elif decl.state is State.CANCELLED and previous.state is not State.CANCELLED:
+        kind = "declaration.cancelled"
+    elif set(decl.released_to) - set(previous.released_to):
+        kind = "declaration.released"
+    else:
+        kind = "declaration.amended"
+    return Entry(kind, decl.to_json(), (decl.id,), declaration_audience(decl), at, by)
+
+
+def conflict_entries(conflict: Conflict, at: datetime, by: str | None) -> list[Entry]:
+    """One entry per distinct view of the conflict, readable by those shown that view."""
+    if conflict.state is ConflictState.RESOLVED:
+        kind = "conflict.resolved"
+    else:
+        kind = "conflict.detected" if conflict.version == 1 else "conflict.updated"
+    viewers = [
+        (Viewer(s.party, Role.DUTY_OFFICER), Audience(frozenset({s.party})))
+        for s in (conflict.a, conflict.b)
+        if s.sees
+    ]
+    if conflict.involves_protected:
+        viewers.append((Viewer("", Role.RELAY), Audience(frozenset(), relay=True)))
+    views: dict[bytes, tuple[dict[str, Any], Audience]] = {}
+    for viewer, audience in viewers:
+        view = conflict_view(viewer, conflict)
+        if view is None:
+            continue
+        key = rfc8785.dumps(view)
+        known = views.get(key)
+        views[key] = (view, audience if known is None else known[1] | audience)
+    return [
+        Entry(kind, view, (conflict.id, view["declaration_id"]), audience, at, by)
+        for view, audience in views.values()
+    ]
+
+
+def party_entry(party: Party, by: str | None) -> Entry:
+    return Entry("party.added", party.to_json(), (party.id,), EVERYONE, party.created_at, by)
+
+
+def principal_entry(principal: Principal, at: datetime, by: str | None) -> Entry:
+    kind = "principal.added" if principal.revoked_at is None else "principal.revoked"
+    audience = Audience(frozenset({principal.party}))
+    return Entry(kind, principal.to_json(), (principal.id,), audience, at, by)
+
+
+# Appending ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """Proof that a write is in the log: its leaf, a checkpoint whose tree includes it and the
+    inclusion proof against that checkpoint."""
+
+    leaf_index: int
+    leaf_hash: bytes
+    checkpoint: str
+    inclusion: list[bytes] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "leaf_index": self.leaf_index,
+            "leaf_hash": b64(self.leaf_hash),
+            "checkpoint": self.checkpoint,
+            "inclusion": [b64(h) for h in self.inclusion],
+        }
+
+
+class LedgerTxn(Protocol):
+    def ledger_size(self) -> int: ...
+    def ledger_node(self, level: int, index: int) -> bytes: ...
+    def ledger_append(
+        self,
+        index: int,
+        leaf: bytes,
+        audience: Audience,
+        subjects: Sequence[str],
+        nodes: Sequence[tuple[int, int, bytes]],
+    ) -> None: ...
+    def ledger_save_checkpoint(self, size: int, note: str) -> None: ...
+
+
+def _salt() -> bytes:
+    return secrets.token_bytes(SALT_BYTES)
+
+
+class Ledger:
+    """Appends entries inside the caller's write transaction and signs the new tree head."""
+
+    def __init__(self, signer: SignerKey, *, salts: Callable[[], bytes] = _salt) -> None:
+        self.signer = signer
+        self._salts = salts
+
+    @property
+    def origin(self) -> str:
+        return self.signer.name
+
+    def append(self, txn: LedgerTxn, entries: Sequence[Entry]) -> Receipt | None:
+        """Append ``entries`` in order; the receipt of the first, or ``None`` for none."""
+        if not entries:
+            return None
+        size = first = txn.ledger_size()
+        first_hash = b""
+        for entry in entries:
+            leaf = leaf_bytes(entry, self._salts())
+            digest = leaf_hash(leaf)
+            first_hash = first_hash or digest
+            nodes = appended_nodes(size, digest, txn.ledger_node)
+            txn.ledger_append(size, leaf, entry.audience, entry.subjects, nodes)
+            size += 1
+        note = Checkpoint(self.origin, size, stored_root(txn.ledger_node, size)).sign(self.signer)
+        txn.ledger_save_checkpoint(size, note)
+        proof = stored_inclusion_proof(txn.ledger_node, first, size)
+        return Receipt(first, first_hash, note, proof)

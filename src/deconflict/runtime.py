@@ -1,0 +1,71 @@
+"""Opening a data dir: its database, its ledger signing key (created on first start, beside the
+database) and the channel over them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from deconflict.ledger import Ledger
+from deconflict.notes import SignerKey, VerifierKey
+from deconflict.service import Channel
+from deconflict.settings import Settings
+from deconflict.store.sqlite import SqliteStore
+
+__all__ = [
+    "LEDGER_KEY_FILE",
+    "LEDGER_VERIFIER_FILE",
+    "data_dir_verifier",
+    "ledger_signer",
+    "open_channel",
+]
+
+LEDGER_KEY_FILE = "ledger.key"
+LEDGER_VERIFIER_FILE = "ledger.pub"
+
+
+def _write_new(path: Path, text: str, mode: int) -> None:
+    """Write ``path`` unless it exists, never leaving a partial file under its name."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.write(fd, text.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)  # fails if another process created the key first
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+
+
+def ledger_signer(data_dir: Path, origin: str) -> SignerKey:
+    """The data dir's ledger key, created on first use; its verifier key is written beside it
+    in the note verifier-key format."""
+    path = data_dir / LEDGER_KEY_FILE
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        _write_new(path, SignerKey.generate(origin).to_text() + "\n", 0o600)
+    key = SignerKey.from_text(path.read_text(encoding="ascii").strip())
+    public = data_dir / LEDGER_VERIFIER_FILE
+    if not public.exists():
+        _write_new(public, key.verifier.to_text() + "\n", 0o644)
+    return key
+
+
+def data_dir_verifier(data_dir: Path) -> VerifierKey:
+    return VerifierKey.from_text(
+        (data_dir / LEDGER_VERIFIER_FILE).read_text(encoding="ascii").strip()
+    )
+
+
+def open_channel(settings: Settings, database: Path | None = None) -> Channel:
+    """The channel over the data dir's database (or ``database``, e.g. while loading)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    signer = ledger_signer(settings.data_dir, settings.ledger_origin)
+    store = SqliteStore(
+        database or settings.database_path, cache_size=settings.declaration_cache_size
+    )
+    return Channel(store, settings.rules(), Ledger(signer))
