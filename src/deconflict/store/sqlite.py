@@ -267,6 +267,18 @@ class SqliteTxn(LedgerTables):
         rows = self._c.execute(" ".join(sql), args).fetchall()
         return _page(rows, query.limit, lambda r: self._load(r[1], r[2], r[3]))
 
+    def declaration_bodies(self) -> list[tuple[str, int, str]]:
+        """(id, version, JSON body) of every declaration as served and of every stored version."""
+        rows = self._c.execute(
+            "SELECT id, version, body FROM declarations UNION ALL SELECT d.id, v.version, v.body"
+            " FROM declaration_versions v JOIN declarations d ON d.seq = v.declaration_seq"
+        ).fetchall()
+        return [(str(r[0]), int(r[1]), str(r[2])) for r in rows]
+
+    def all_conflicts(self) -> list[Conflict]:
+        rows = self._c.execute("SELECT body FROM conflicts ORDER BY seq").fetchall()
+        return [conflict_from_json(r[0]) for r in rows]
+
     def count_declarations(self) -> int:
         return int(self._c.execute("SELECT count(*) FROM declarations").fetchone()[0])
 
