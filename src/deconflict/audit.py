@@ -347,7 +347,14 @@ def first_difference(a: Any, b: Any, pointer: str = "") -> str | None:
             if found is not None:
                 return found
         return None if len(a) == len(b) else f"{pointer}/{min(len(a), len(b))}"
+    if _number(a) and _number(b):
+        return None if a == b else pointer or "/"
     return None if a == b and type(a) is type(b) else pointer or "/"
+
+
+def _number(value: Any) -> bool:
+    # JSON has one number type: 0 and 0.0 are the same number (RFC 8785 writes both as 0).
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def check_state(

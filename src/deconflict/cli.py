@@ -16,6 +16,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from deconflict.api.app import create_app
+from deconflict.cli_ledger import register as register_ledger_commands
 from deconflict.demo import DEMO_TOKENS_FILE, load_scenario
 from deconflict.disclosure import Role
 from deconflict.errors import DeconflictError, InvalidInput
@@ -31,6 +32,7 @@ admin = typer.Typer(
     help="Parties, principals and tokens (works on the data dir directly).", no_args_is_help=True
 )
 app.add_typer(admin, name="admin")
+register_ledger_commands(app)
 console = Console()
 err = Console(stderr=True)
 
