@@ -1,7 +1,10 @@
-"""Nothing lost: a write that got a 2xx survives SIGKILL of the server process."""
+"""Nothing lost: a write that got a 2xx survives SIGKILL of the server process, and so does its
+ledger entry: the log verifies after the crash."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import signal
 import sqlite3
 import threading
@@ -11,8 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from conftest import make_channel_parties
+from deconflict.cli import app
 from deconflict.runtime import open_channel
 from deconflict.settings import Settings
 from factories import declaration, point, volume
@@ -92,3 +97,10 @@ def test_every_acknowledged_write_survives_sigkill(tmp_path: Path) -> None:
                     assert got.json() == decl
                     for c in r["conflicts"]:
                         assert client.get(f"/v1/conflicts/{c['id']}").status_code == 200
+                    # the receipt's leaf is still in the log, byte for byte
+                    leaf = client.get(f"/v1/ledger/leaves/{r['receipt']['leaf_index']}")
+                    assert leaf.status_code == 200
+                    digest = hashlib.sha256(b"\x00" + base64.b64decode(leaf.json()["leaf"]))
+                    assert base64.b64encode(digest.digest()).decode() == r["receipt"]["leaf_hash"]
+    verified = CliRunner().invoke(app, ["verify", "--data-dir", str(settings.data_dir)])
+    assert verified.exit_code == 0, verified.output
