@@ -12,7 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
+from deconflict.cli import app
 from deconflict.demo import scenario
 from servers import free_port, running
 
@@ -153,8 +155,18 @@ def test_demo_serves_the_scenario_and_each_party_sees_its_conflicts(tmp_path: Pa
     assert seen == expected
 
 
+def ledger_head(port: int, token: str) -> tuple[str, str]:
+    """The ledger's verifier key and latest checkpoint."""
+    headers = {"Authorization": f"Bearer {token}"}
+    url = f"http://127.0.0.1:{port}/v1/ledger"
+    return (
+        httpx.get(f"{url}/key", headers=headers).text,
+        httpx.get(f"{url}/checkpoint", headers=headers).text,
+    )
+
+
 @pytest.mark.slow
-def test_a_second_demo_start_keeps_the_database(tmp_path: Path) -> None:
+def test_a_second_demo_start_keeps_the_database_and_its_ledger(tmp_path: Path) -> None:
     data, port = tmp_path / "demo", free_port()
     with running(["demo", "--data-dir", str(data), "--port", str(port)], port, tmp_path / "log"):
         tokens = (data / "demo-tokens.json").read_text()
@@ -162,12 +174,17 @@ def test_a_second_demo_start_keeps_the_database(tmp_path: Path) -> None:
         first = httpx.get(
             f"http://127.0.0.1:{port}/v1/declarations", headers={"Authorization": f"Bearer {token}"}
         ).json()["items"]
+        first_head = ledger_head(port, token)
     with running(["demo", "--data-dir", str(data), "--port", str(port)], port, tmp_path / "log"):
         assert (data / "demo-tokens.json").read_text() == tokens
         again = httpx.get(
             f"http://127.0.0.1:{port}/v1/declarations", headers={"Authorization": f"Bearer {token}"}
         ).json()["items"]
+        # the same signing key and the same log: nothing re-loaded, nothing re-signed
+        assert ledger_head(port, token) == first_head
     assert again == first
+    verified = CliRunner().invoke(app, ["verify", "--data-dir", str(data)])
+    assert verified.exit_code == 0, verified.output
     assert len(first) == sum(
         1
         for e in scenario()["declarations"]
