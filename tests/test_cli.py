@@ -117,3 +117,31 @@ def test_unknown_settings_are_refused(tmp_path: Path) -> None:
     result = runner.invoke(app, ["check", str(write(tmp_path)), "--set", "nonsense=1"])
     assert result.exit_code == 2
     assert "unknown setting" in result.output
+
+
+def test_admin_init_names_the_ledger_and_keeps_its_key(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    init = ["admin", "init", "--data-dir", data, "--set", "ledger_origin=ops.example.org/syria"]
+    assert runner.invoke(app, init).exit_code == 0
+    public = (tmp_path / "data" / "ledger.pub").read_text()
+    assert public.startswith("ops.example.org/syria+")
+    assert (tmp_path / "data" / "ledger.key").stat().st_mode & 0o077 == 0  # owner only
+    assert runner.invoke(app, ["admin", "add-party", "un", "UN", "--data-dir", data]).exit_code == 0
+    assert (tmp_path / "data" / "ledger.pub").read_text() == public
+    assert runner.invoke(app, ["verify", "--data-dir", data]).exit_code == 0
+
+
+def test_a_damaged_ledger_key_stops_the_service_with_a_message(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert runner.invoke(app, ["admin", "init", "--data-dir", str(data)]).exit_code == 0
+    (data / "ledger.key").write_text("PRIVATE+KEY+garbage\n")
+    result = runner.invoke(app, ["serve", "--data-dir", str(data), "--port", "1"])
+    assert result.exit_code == 2
+    assert "ledger key" in result.output
+
+
+def test_a_ledger_name_with_a_space_is_refused(tmp_path: Path) -> None:
+    init = ["admin", "init", "--data-dir", str(tmp_path / "d"), "--set", "ledger_origin=a b"]
+    result = runner.invoke(app, init)
+    assert result.exit_code == 2
+    assert "no spaces" in result.output

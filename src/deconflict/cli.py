@@ -20,6 +20,7 @@ from deconflict.cli_ledger import register as register_ledger_commands
 from deconflict.demo import DEMO_TOKENS_FILE, load_scenario
 from deconflict.disclosure import Role
 from deconflict.errors import DeconflictError, InvalidInput
+from deconflict.notes import NoteError
 from deconflict.offline import detect_all, parse_feature_collection
 from deconflict.runtime import open_channel
 from deconflict.service import Channel
@@ -62,7 +63,19 @@ def _serve(settings: Settings) -> None:
     console.print(
         f"deconflict serving {settings.database_path} on http://{settings.host}:{settings.port}"
     )
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    with _key_errors(settings):
+        asgi = create_app(settings)
+    uvicorn.run(asgi, host=settings.host, port=settings.port, log_level="info")
+
+
+@contextmanager
+def _key_errors(settings: Settings) -> Iterator[None]:
+    """An unreadable ledger key or a bad ledger name stops the command with status 2."""
+    try:
+        yield
+    except NoteError as exc:
+        err.print(f"ledger key in {settings.data_dir}: {exc}", markup=False)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -97,7 +110,8 @@ def demo(
         loading = settings.database_path.with_suffix(".loading")
         for leftover in settings.data_dir.glob(loading.name + "*"):
             leftover.unlink()
-        channel = open_channel(settings, loading)
+        with _key_errors(settings):
+            channel = open_channel(settings, loading)
         try:
             load_scenario(channel, settings.data_dir)
         finally:
@@ -170,7 +184,9 @@ def list_settings() -> None:
 @contextmanager
 def _opened(data_dir: Path, sets: list[str] | None = None) -> Iterator[Channel]:
     """The channel of a data dir, closed afterwards; a refused change exits with status 2."""
-    channel = open_channel(_settings(data_dir, "127.0.0.1", 8000, sets))
+    settings = _settings(data_dir, "127.0.0.1", 8000, sets)
+    with _key_errors(settings):
+        channel = open_channel(settings)
     try:
         yield channel
     except DeconflictError as exc:
