@@ -153,6 +153,8 @@ def get(name: str, url: str, field_: str, rule: str) -> Bad:
 
 BIG_BOX = box(30.0, -5.0, 40.0, 5.0)  # 10° x 10° at the equator: about 1.2 million km²
 FOUR_HUNDRED_DIGITS = "1" * 400
+INCLUSION = "/v1/ledger/inclusion"
+CONSISTENCY = "/v1/ledger/consistency"
 
 CASES: list[Bad] = [
     # geometry
@@ -720,6 +722,69 @@ CASES: list[Bad] = [
     get("unknown_state_filter", f"{DECLARATIONS}?state=paused", "state", "enum"),
     get("conflicts_unknown_state", "/v1/conflicts?state=paused", "state", "enum"),
     get("conflicts_limit_superscript", "/v1/conflicts?limit=%C2%B2", "limit", "limit_range"),
+    # GET /v1/ledger: the log holds 11 leaves here (4 parties, 6 principals, 1 declaration)
+    get(
+        "inclusion_tree_size_beyond_the_log",
+        f"{INCLUSION}?leaf_index=0&tree_size=12",
+        "tree_size",
+        "in_log",
+    ),
+    get("inclusion_tree_size_zero", f"{INCLUSION}?leaf_index=0&tree_size=0", "tree_size", "in_log"),
+    get(
+        "inclusion_leaf_index_equal_to_tree_size",
+        f"{INCLUSION}?leaf_index=5&tree_size=5",
+        "leaf_index",
+        "in_tree",
+    ),
+    get(
+        "inclusion_leaf_index_not_a_number",
+        f"{INCLUSION}?leaf_index=abc&tree_size=5",
+        "leaf_index",
+        "whole_number",
+    ),
+    get(
+        "inclusion_leaf_index_negative",
+        f"{INCLUSION}?leaf_index=-1&tree_size=5",
+        "leaf_index",
+        "whole_number",
+    ),
+    get(
+        "inclusion_tree_size_superscript_two",
+        f"{INCLUSION}?leaf_index=0&tree_size=%C2%B2",
+        "tree_size",
+        "whole_number",
+    ),
+    get(
+        "inclusion_tree_size_of_400_digits",
+        f"{INCLUSION}?leaf_index=0&tree_size={FOUR_HUNDRED_DIGITS}",
+        "tree_size",
+        "whole_number",
+    ),
+    get("inclusion_without_tree_size", f"{INCLUSION}?leaf_index=0", "tree_size", "required"),
+    get("inclusion_without_leaf_index", f"{INCLUSION}?tree_size=5", "leaf_index", "required"),
+    get("consistency_first_zero", f"{CONSISTENCY}?first=0&second=5", "first", "in_tree"),
+    get("consistency_first_above_second", f"{CONSISTENCY}?first=6&second=5", "first", "in_tree"),
+    get(
+        "consistency_second_beyond_the_log",
+        f"{CONSISTENCY}?first=1&second=12",
+        "second",
+        "in_log",
+    ),
+    get("consistency_first_decimal", f"{CONSISTENCY}?first=1.5&second=5", "first", "whole_number"),
+    get("consistency_without_second", f"{CONSISTENCY}?first=1", "second", "required"),
+    get("leaf_index_not_a_number", "/v1/ledger/leaves/abc", "index", "whole_number"),
+    get("leaf_index_negative", "/v1/ledger/leaves/-1", "index", "whole_number"),
+    get("leaf_index_of_19_digits", f"/v1/ledger/leaves/{'9' * 19}", "index", "whole_number"),
+    Bad("leaf_beyond_the_log", 404, "not_found", method="GET", url=f"/v1/ledger/leaves/{'9' * 18}"),
+    Bad("evidence_of_unknown_object", 404, "not_found", method="GET", url="/v1/ledger/evidence/x"),
+    Bad(
+        "ledger_without_token",
+        401,
+        "authentication_required",
+        method="GET",
+        url="/v1/ledger/checkpoint",
+        who=None,
+    ),
     Bad(
         "list_without_token",
         401,
