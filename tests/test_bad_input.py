@@ -17,7 +17,8 @@ import anyio
 import httpx
 import pytest
 
-from conftest import Api
+from conftest import PARTIES, PRINCIPALS, Api
+from deconflict.ledger import HIDDEN_SLOTS
 from factories import box, declaration, line, point, volume
 
 DECLARATIONS = "/v1/declarations"
@@ -153,6 +154,9 @@ def get(name: str, url: str, field_: str, rule: str) -> Bad:
 
 BIG_BOX = box(30.0, -5.0, 40.0, 5.0)  # 10° x 10° at the equator: about 1.2 million km²
 FOUR_HUNDRED_DIGITS = "1" * 400
+LOG_SIZE = len(PARTIES) + len(PRINCIPALS) + 1 + HIDDEN_SLOTS
+"""Leaves in the log when a case runs: the parties, the principals, and one declaration with its
+slots for conflicts hidden from its writer."""
 INCLUSION = "/v1/ledger/inclusion"
 CONSISTENCY = "/v1/ledger/consistency"
 
@@ -722,10 +726,10 @@ CASES: list[Bad] = [
     get("unknown_state_filter", f"{DECLARATIONS}?state=paused", "state", "enum"),
     get("conflicts_unknown_state", "/v1/conflicts?state=paused", "state", "enum"),
     get("conflicts_limit_superscript", "/v1/conflicts?limit=%C2%B2", "limit", "limit_range"),
-    # GET /v1/ledger: the log holds 11 leaves here (4 parties, 6 principals, 1 declaration)
+    # GET /v1/ledger: the log holds LOG_SIZE leaves here
     get(
         "inclusion_tree_size_beyond_the_log",
-        f"{INCLUSION}?leaf_index=0&tree_size=12",
+        f"{INCLUSION}?leaf_index=0&tree_size={LOG_SIZE + 1}",
         "tree_size",
         "in_log",
     ),
@@ -766,7 +770,7 @@ CASES: list[Bad] = [
     get("consistency_first_above_second", f"{CONSISTENCY}?first=6&second=5", "first", "in_tree"),
     get(
         "consistency_second_beyond_the_log",
-        f"{CONSISTENCY}?first=1&second=12",
+        f"{CONSISTENCY}?first=1&second={LOG_SIZE + 1}",
         "second",
         "in_log",
     ),

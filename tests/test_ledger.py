@@ -31,6 +31,7 @@ from deconflict.disclosure import Role, Viewer
 from deconflict.ledger import (
     EVERYONE,
     EVIDENCE_FORMAT,
+    HIDDEN_SLOTS,
     Audience,
     Entry,
     Ledger,
@@ -39,6 +40,7 @@ from deconflict.ledger import (
     conflict_entries,
     declaration_entry,
     leaf_bytes,
+    padded,
     parse_leaf,
 )
 from deconflict.merkle import (
@@ -216,6 +218,17 @@ def test_a_side_not_told_of_a_conflict_gets_no_leaf_and_the_relay_shares_the_own
     assert only.object["party"] == "medics"
     assert only.audience.admits(Viewer("un", Role.RELAY))
     assert not only.audience.admits(Viewer("coalition", Role.DUTY_OFFICER))
+
+
+def test_hidden_entries_are_padded_to_a_fixed_count_that_nobody_reads() -> None:
+    hidden = conflict_entries(conflict(a_sees=False, b_protected=True), NOW, None)
+    slots = padded(hidden, NOW)
+    assert len(slots) == HIDDEN_SLOTS
+    assert slots[: len(hidden)] == hidden
+    for pad in slots[len(hidden) :]:
+        assert pad.type == "ledger.padding"
+        assert not pad.audience.admits(Viewer("medics", Role.RELAY))
+    assert len(padded([hidden[0]] * (HIDDEN_SLOTS + 2), NOW)) == HIDDEN_SLOTS + 2
 
 
 def test_a_resolved_conflict_is_named_so() -> None:

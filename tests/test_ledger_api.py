@@ -16,6 +16,7 @@ import pytest
 import rfc8785
 
 from conftest import Api
+from deconflict.ledger import HIDDEN_SLOTS
 from deconflict.merkle import ProofError, verify_consistency, verify_inclusion
 from deconflict.notes import Checkpoint, NoteError, VerifierKey
 from factories import declaration, point, volume
@@ -160,7 +161,8 @@ def test_an_older_leaf_is_included_in_a_later_checkpoint(api: Api) -> None:
     for lon in (40.0, 41.0, 42.0):
         api.declare("russia", air_op(lon))
     _, later = latest_checkpoint(api)
-    assert later.size == first["leaf_index"] + 4
+    # each declaration: its leaf and its slots for conflicts hidden from its writer
+    assert later.size == first["leaf_index"] + 4 * (1 + HIDDEN_SLOTS)
     proof = inclusion(api, first["leaf_index"], later.size)
     verify_inclusion(first["leaf_index"], later.size, unb64(first["leaf_hash"]), proof, later.root)
 
@@ -334,6 +336,7 @@ def test_a_receipt_covers_the_conflict_leaves_written_with_it(api: Api) -> None:
         for who in ("coalition", "russia")
         for e in api.get(who, f"{LEDGER}/evidence/{conflict['id']}").json()["entries"]
     ]
-    # the declaration's leaf comes first, then one leaf for each party's view
+    # the declaration's leaf comes first, then one leaf for each party's view, then the slots
+    # for conflicts hidden from the writer (padding here)
     assert sorted(views) == [index + 1, index + 2]
-    assert checkpoint.size == index + 3
+    assert checkpoint.size == index + 3 + HIDDEN_SLOTS

@@ -463,14 +463,66 @@ def leaves_in_receipt(receipt: dict[str, Any]) -> int:
     return size - int(receipt["leaf_index"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="src bug: a receipt's checkpoint counts the conflict leaves hidden from the writer",
-)
-def test_a_receipt_does_not_reveal_a_conflict_the_writer_is_not_told_of(api: Api) -> None:
-    far = api.declare(
-        "russia", declaration("strike", "Strike", volume(point(30.0, 35.905), buffer_m=300))
+def log_size(api: Api, who: str) -> int:
+    return int(api.get(who, f"{LEDGER}/checkpoint").text.split("\n")[1])
+
+
+def strike(lon: float) -> dict[str, Any]:
+    return declaration("strike", "Strike", volume(point(lon, 35.905), buffer_m=300, upper=9_000))
+
+
+def moved_to(lon: float) -> dict[str, Any]:
+    return {"volumes": strike(lon)["volumes"]}
+
+
+def test_the_log_does_not_reveal_a_conflict_the_writer_is_not_told_of(api: Api) -> None:
+    """Neither the receipt nor the log's growth tells russia that its strike touched (or stopped
+    touching) a hospital that was not released to it: a probe for hidden sites finds nothing."""
+    near_hospital, far_away = 36.605, 30.0
+    api.declare(
+        "medics",
+        declaration(
+            "protected_site",
+            "Surgical hospital",
+            volume(box(36.60, 35.90, 36.602, 35.902), upper=60),
+            site_type="hospital",
+        ),
     )
-    _, near = strike_near_hospital(api, released_to=[])
-    assert far["conflicts"] == near["conflicts"] == []
-    assert leaves_in_receipt(near["receipt"]) == leaves_in_receipt(far["receipt"])
+
+    def growth(write: Any) -> tuple[int, int, list[Any]]:
+        before = log_size(api, "russia")
+        r = write()
+        assert r.status_code in (200, 201), r.text
+        body = r.json()
+        return (
+            leaves_in_receipt(body["receipt"]),
+            log_size(api, "russia") - before,
+            body["conflicts"],
+        )
+
+    far = api.post("russia", "/v1/declarations", strike(far_away)).json()["declaration"]
+    hidden_before = len(api.get("medics", "/v1/conflicts").json()["items"])
+    declared = {
+        lon: growth(lambda lon=lon: api.post("russia", "/v1/declarations", strike(lon)))
+        for lon in (far_away, near_hospital)
+    }
+    assert len(api.get("medics", "/v1/conflicts").json()["items"]) == hidden_before + 1
+    assert declared[far_away] == declared[near_hospital]
+    assert declared[near_hospital][2] == []
+
+    near = next(
+        d
+        for d in api.get("russia", "/v1/declarations").json()["items"]
+        if d["volumes"][0]["geometry"]["coordinates"][0] == near_hospital
+    )
+    moved = {
+        "hidden conflict resolved": growth(
+            lambda: api.patch("russia", f"/v1/declarations/{near['id']}", moved_to(31.0), 1)
+        ),
+        "nothing hidden": growth(
+            lambda: api.patch("russia", f"/v1/declarations/{far['id']}", moved_to(32.0), 1)
+        ),
+    }
+    open_for_medics = api.get("medics", "/v1/conflicts", params={"state": "open"}).json()["items"]
+    assert len(open_for_medics) == hidden_before
+    assert moved["hidden conflict resolved"] == moved["nothing hidden"]

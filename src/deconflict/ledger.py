@@ -41,6 +41,8 @@ from deconflict.volumes import format_time
 __all__ = [
     "EVERYONE",
     "EVIDENCE_FORMAT",
+    "HIDDEN_SLOTS",
+    "NOBODY",
     "SALT_BYTES",
     "Audience",
     "Entry",
@@ -52,12 +54,17 @@ __all__ = [
     "conflict_entries",
     "declaration_entry",
     "leaf_bytes",
+    "padded",
     "parse_leaf",
     "party_entry",
     "principal_entry",
 ]
 
 SALT_BYTES = 16
+HIDDEN_SLOTS = 4
+"""Leaves every detecting write appends for conflicts hidden from its writer, real or padding:
+the log's growth must not tell a party that its declaration touched an unreleased protected
+object. More hidden conflicts than this in one write do show as extra leaves."""
 EVIDENCE_FORMAT = "deconflict-evidence/1"
 
 
@@ -95,6 +102,7 @@ class Audience:
 
 
 EVERYONE = Audience(frozenset({"*"}))
+NOBODY = Audience(frozenset())
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +199,12 @@ def conflict_entries(conflict: Conflict, at: datetime, by: str | None) -> list[E
         Entry(kind, view, (conflict.id, view["declaration_id"]), audience, at, by)
         for view, audience in views.values()
     ]
+
+
+def padded(hidden: Sequence[Entry], at: datetime) -> list[Entry]:
+    """``hidden`` filled up to :data:`HIDDEN_SLOTS` with padding entries that nobody reads."""
+    padding = Entry("ledger.padding", {}, (), NOBODY, at)
+    return [*hidden, *[padding] * (HIDDEN_SLOTS - len(hidden))]
 
 
 def party_entry(party: Party, by: str | None) -> Entry:

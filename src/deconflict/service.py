@@ -35,6 +35,7 @@ from deconflict.ledger import (
     b64,
     conflict_entries,
     declaration_entry,
+    padded,
     party_entry,
     principal_entry,
 )
@@ -321,13 +322,13 @@ class Channel:
         txn.save_declaration(decl, index_boxes(decl, self.rules) if decl.detectable else [])
         by_pair = {(f.a.id, f.b.id): f for f in findings}
         current: list[Conflict] = []
-        entries: list[Entry] = [declaration_entry(decl, previous, decl.updated_at, who.id)]
+        changed: list[Conflict] = []
         for old in txn.conflicts_of(decl.id):
             pair = (old.a.declaration_id, old.b.declaration_id)
             fresh = refresh_conflict(old, by_pair.pop(pair, None), now=now)
             if fresh is not old:
                 txn.save_conflict(fresh)
-                entries.extend(conflict_entries(fresh, now, who.id))
+                changed.append(fresh)
             if fresh.state == "open":
                 current.append(fresh)
         for (a_id, b_id), finding in by_pair.items():
@@ -338,9 +339,14 @@ class Channel:
                 else refresh_conflict(existing, finding, now=now)
             )
             txn.save_conflict(conflict)
-            entries.extend(conflict_entries(conflict, now, who.id))
+            changed.append(conflict)
             current.append(conflict)
-        return current, self.ledger.append(txn, entries)
+        entries = [declaration_entry(decl, previous, decl.updated_at, who.id)]
+        hidden: list[Entry] = []
+        for conflict in changed:
+            told = conflict_view(who.viewer, conflict) is not None
+            (entries if told else hidden).extend(conflict_entries(conflict, now, who.id))
+        return current, self.ledger.append(txn, entries + padded(hidden, now))
 
     @staticmethod
     def _views(who: Principal, conflicts: Sequence[Conflict]) -> list[dict[str, Any]]:
