@@ -293,3 +293,28 @@ def test_a_party_record_catches_a_rewrite_signed_with_the_key(tmp_path: Path) ->
         again = runner.invoke(app, ["witness", "--record", str(record), *coalition])
         assert again.exit_code == 1
         assert "forked" in again.stderr
+
+
+def test_a_principal_raised_to_relay_in_the_table_is_pinpointed(
+    filled: Channel, db: sqlite3.Connection
+) -> None:
+    (principal_id,) = db.execute("SELECT id FROM principals WHERE name = 'russia'").fetchone()
+    db.execute("UPDATE principals SET role = 'relay' WHERE id = ?", (principal_id,))
+    code, problems = verify("--data-dir", str(filled.data_dir))
+    assert code == 1
+    assert [(p["kind"], p["where"], p["detail"].rsplit(" at ", 1)[1]) for p in problems] == [
+        ("mismatch", f"principal {principal_id}", "/role")
+    ]
+
+
+def test_revoking_is_logged_and_an_unrevoked_token_in_the_table_is_pinpointed(
+    filled: Channel, db: sqlite3.Connection
+) -> None:
+    (principal_id,) = db.execute("SELECT id FROM principals WHERE name = 'medics'").fetchone()
+    revoke = ["admin", "revoke", principal_id, "--data-dir", str(filled.data_dir)]
+    assert runner.invoke(app, revoke).exit_code == 0
+    assert verify("--data-dir", str(filled.data_dir)) == (0, [])
+    db.execute("UPDATE principals SET revoked_at = NULL WHERE id = ?", (principal_id,))
+    assert problems_of("--data-dir", str(filled.data_dir)) == {
+        ("mismatch", f"principal {principal_id}")
+    }

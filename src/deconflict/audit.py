@@ -47,6 +47,7 @@ from deconflict.merkle import (
     verify_inclusion,
 )
 from deconflict.notes import Checkpoint, NoteError, VerifierKey
+from deconflict.principals import Party, Principal
 
 __all__ = [
     "LOG_FORMAT",
@@ -361,11 +362,15 @@ def check_state(
     leaves: Iterable[tuple[int, bytes]],
     declarations: Iterable[tuple[str, int, str]],
     conflicts: Iterable[Conflict],
+    parties: Iterable[Party] = (),
+    principals: Iterable[Principal] = (),
 ) -> list[Problem]:
     """The service's tables against the log: every stored version of every declaration (id,
-    version, JSON body) and every conflict's current views must be the latest the log holds."""
+    version, JSON body), every conflict's current views, every party and every principal (its
+    role above all) must be the latest the log holds for them."""
     latest_decl: dict[tuple[str, int], tuple[int, dict[str, Any]]] = {}
     latest_view: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
+    latest_other: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
     for index, leaf in leaves:
         try:
             entry = parse_leaf(leaf)
@@ -376,6 +381,8 @@ def check_state(
             latest_decl[(str(obj.get("id")), int(obj.get("version", 0)))] = (index, obj)
         elif kind.startswith("conflict."):
             latest_view[(str(obj.get("id")), str(obj.get("declaration_id")))] = (index, obj)
+        elif kind.startswith(("party.", "principal.")):
+            latest_other[(kind.partition(".")[0], str(obj.get("id")))] = (index, obj)
     problems: list[Problem] = []
     for decl_id, version, body in declarations:
         where = f"declaration {decl_id} version {version}"
@@ -387,6 +394,12 @@ def check_state(
             problems += _compare(
                 where, view, latest_view.get((conflict.id, view["declaration_id"]))
             )
+    for party in parties:
+        logged = latest_other.get(("party", party.id))
+        problems += _compare(f"party {party.id}", party.to_json(), logged)
+    for principal in principals:
+        logged = latest_other.get(("principal", principal.id))
+        problems += _compare(f"principal {principal.id}", principal.to_json(), logged)
     return problems
 
 

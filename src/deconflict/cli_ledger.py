@@ -107,7 +107,13 @@ def _check_data_dir(
                 conflicts = txn.all_conflicts()
             except (KeyError, TypeError, ValueError) as exc:
                 problems.append(Problem("malformed", "conflicts table", str(exc)))
-            problems += check_state(_stored_leaves(txn), txn.declaration_bodies(), conflicts)
+            problems += check_state(
+                _stored_leaves(txn),
+                txn.declaration_bodies(),
+                conflicts,
+                txn.list_parties(),
+                txn.list_principals(None),
+            )
             if record is not None:
                 problems += check_record(record, trusted, lambda: _stored_leaves(txn))
             size = txn.ledger_size()
