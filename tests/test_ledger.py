@@ -37,6 +37,7 @@ from deconflict.ledger import (
     Ledger,
     LedgerError,
     b64,
+    canonical_json,
     conflict_entries,
     declaration_entry,
     leaf_bytes,
@@ -408,3 +409,30 @@ def test_an_evidence_file_signed_by_another_key_fails_against_the_trusted_one() 
 )
 def test_first_difference_is_a_json_pointer(a: Any, b: Any, pointer: str | None) -> None:
     assert first_difference(a, b) == pointer
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**60), 2**60)
+    | st.floats()
+    | st.floats(-1e-3, 1e-3)
+    | st.floats(1e15, 1e22)
+    | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(JSON_VALUES)
+def test_canonical_json_writes_exactly_what_rfc8785_writes(value: Any) -> None:
+    try:
+        expected = rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, ValueError) as exc:
+        with pytest.raises(type(exc)):
+            canonical_json(value)
+        return
+    assert canonical_json(value) == expected

@@ -4,6 +4,8 @@ what takes part in detection, and failed writes that leave nothing."""
 from __future__ import annotations
 
 import sqlite3
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ import pytest
 from conftest import make_channel_parties
 from deconflict.principals import Party
 from deconflict.rules import default_rules
-from deconflict.service import Channel
+from deconflict.service import Channel, new_id
 from deconflict.store import SqliteStore
 from deconflict.store.sqlite_schema import MIGRATIONS
 from factories import declaration, point, throwaway_ledger, volume
@@ -75,3 +77,15 @@ def test_a_write_that_fails_midway_leaves_nothing(tmp_path: Path) -> None:
         interrupted_write()
     assert "ghost" not in {p.id for p in channel.list_parties()}
     store.close()
+
+
+def test_new_ids_are_uuid7_and_sort_by_creation_time() -> None:
+    """Time-ordered ids keep every index keyed by id appending at its end."""
+    earlier = [new_id("dcl") for _ in range(50)]
+    time.sleep(0.002)
+    later = new_id("dcl")
+    assert len(set(earlier)) == 50
+    assert all(later > i for i in earlier)
+    parsed = uuid.UUID(later.removeprefix("dcl_"))
+    assert (parsed.version, parsed.variant) == (7, uuid.RFC_4122)
+    assert abs(int(later[4:16], 16) / 1000 - time.time()) < 60

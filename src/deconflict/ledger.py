@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +34,12 @@ import rfc8785
 from deconflict.conflicts import Conflict, ConflictState
 from deconflict.declarations import Declaration, Kind, State
 from deconflict.disclosure import Role, Viewer, conflict_view
-from deconflict.merkle import appended_nodes, leaf_hash, stored_inclusion_proof, stored_root
+from deconflict.merkle import (
+    appended_nodes,
+    leaf_hash,
+    root_from_inclusion,
+    stored_inclusion_proof,
+)
 from deconflict.notes import Checkpoint, SignerKey
 from deconflict.principals import Party, Principal
 from deconflict.volumes import format_time
@@ -51,6 +57,7 @@ __all__ = [
     "LedgerTxn",
     "Receipt",
     "b64",
+    "canonical_json",
     "conflict_entries",
     "declaration_entry",
     "leaf_bytes",
@@ -117,10 +124,57 @@ class Entry:
     """The principal who made the write; ``None`` for the operator's command line."""
 
 
+_SAFE_INT = 2**53
+
+
+class _Unusual(Exception):
+    """A value the standard library's encoder might write otherwise than RFC 8785."""
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with integral floats as ints, the form in which :func:`json.dumps` writes the
+    RFC 8785 bytes; :class:`_Unusual` where the two could differ."""
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) and k.isascii() for k in value):
+            raise _Unusual  # RFC 8785 sorts keys by UTF-16 code units, Python by code points
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, str | bool):
+        return value
+    if isinstance(value, int) and abs(value) < _SAFE_INT:
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        if value.is_integer():
+            if abs(value) < _SAFE_INT:
+                return int(value)  # ECMAScript writes 18000.0 as 18000
+        elif 1e-4 <= abs(value) < 1e16:
+            return value  # both write the shortest round-trip digits without an exponent here
+    raise _Unusual
+
+
+def canonical_json(value: Any) -> bytes:
+    """The RFC 8785 (JSON Canonicalization Scheme) bytes of ``value``.
+
+    The standard library's C encoder writes them for the values a ledger holds, about twice as
+    fast as the pure-Python :mod:`rfc8785`, which takes every value where the two could differ
+    (and refuses what RFC 8785 refuses). A property test pins the two together.
+
+    >>> canonical_json({"b": [18000.0, 0.5, "é"], "a": None})
+    b'{"a":null,"b":[18000,0.5,"\xc3\xa9"]}'
+    """
+    try:
+        plain = _plain(value)
+        text = json.dumps(plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return text.encode()  # a lone surrogate fails here, as RFC 8785 wants
+    except (_Unusual, UnicodeEncodeError):
+        return rfc8785.dumps(value)
+
+
 def leaf_bytes(entry: Entry, salt: bytes) -> bytes:
     if len(salt) != SALT_BYTES:
         raise ValueError(f"a salt is {SALT_BYTES} bytes")
-    return rfc8785.dumps(
+    return canonical_json(
         {
             "type": entry.type,
             "at": format_time(entry.at),
@@ -141,7 +195,7 @@ def parse_leaf(leaf: bytes) -> dict[str, Any]:
     if not isinstance(data, dict) or set(data) != keys or not isinstance(data["object"], dict):
         raise LedgerError("the leaf is not a ledger entry")
     try:
-        canonical = rfc8785.dumps(data)
+        canonical = canonical_json(data)
     except (rfc8785.CanonicalizationError, ValueError):
         raise LedgerError("the leaf cannot be put in canonical form") from None
     if canonical != leaf:
@@ -192,7 +246,7 @@ def conflict_entries(conflict: Conflict, at: datetime, by: str | None) -> list[E
         view = conflict_view(viewer, conflict)
         if view is None:
             continue
-        key = rfc8785.dumps(view)
+        key = canonical_json(view)
         known = views.get(key)
         views[key] = (view, audience if known is None else known[1] | audience)
     return [
@@ -281,7 +335,9 @@ class Ledger:
             nodes = appended_nodes(size, digest, txn.ledger_node)
             txn.ledger_append(size, leaf, entry.audience, entry.subjects, nodes)
             size += 1
-        note = Checkpoint(self.origin, size, stored_root(txn.ledger_node, size)).sign(self.signer)
-        txn.ledger_save_checkpoint(size, note)
+        # The receipt's proof gives the root too: no second walk over the stored nodes.
         proof = stored_inclusion_proof(txn.ledger_node, first, size)
+        tree_root = root_from_inclusion(first, size, first_hash, proof)
+        note = Checkpoint(self.origin, size, tree_root).sign(self.signer)
+        txn.ledger_save_checkpoint(size, note)
         return Receipt(first, first_hash, note, proof)

@@ -25,6 +25,7 @@ __all__ = [
     "node_hash",
     "range_root",
     "root",
+    "root_from_inclusion",
     "stored_consistency_proof",
     "stored_inclusion_proof",
     "stored_root",
@@ -100,6 +101,13 @@ def verify_inclusion(
     index: int, size: int, leaf: bytes, proof: Sequence[bytes], expected_root: bytes
 ) -> None:
     """RFC 9162 2.1.3.2: ``leaf`` (a leaf hash) is leaf ``index`` of the tree of ``size``."""
+    if root_from_inclusion(index, size, leaf, proof) != expected_root:
+        raise ProofError("the proof leads to another root")
+
+
+def root_from_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
+    """The root that an inclusion proof of ``leaf`` leads to (RFC 9162 2.1.3.2 without the
+    final comparison); :class:`ProofError` if the proof cannot be one for this tree."""
     if not 0 <= index < size:
         raise ProofError(f"leaf {index} is not in a tree of {size}")
     if len(leaf) != _HASH_SIZE:
@@ -117,8 +125,7 @@ def verify_inclusion(
         fn, sn = fn >> 1, sn >> 1
     if sn != 0:
         raise ProofError("the proof is shorter than the tree is deep")
-    if r != expected_root:
-        raise ProofError("the proof leads to another root")
+    return r
 
 
 def verify_consistency(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -119,12 +120,18 @@ class SignerKey:
         return key
 
 
+@functools.lru_cache(maxsize=16)
+def _signing(key: SignerKey) -> tuple[Ed25519PrivateKey, bytes]:
+    """The key object and 4-byte key id of a signer key, derived once (a log signs every write)."""
+    return Ed25519PrivateKey.from_private_bytes(key.seed), key.verifier.key_id.to_bytes(4)
+
+
 def sign_note(text: str, key: SignerKey) -> str:
     """The note: ``text`` (which must end in a newline), a blank line and the signature."""
     if not text.endswith("\n") or "\n\n" in text:
         raise NoteError("note text ends in a newline and has no blank line")
-    signature = Ed25519PrivateKey.from_private_bytes(key.seed).sign(text.encode())
-    encoded = base64.b64encode(key.verifier.key_id.to_bytes(4) + signature).decode()
+    private, key_id = _signing(key)
+    encoded = base64.b64encode(key_id + private.sign(text.encode())).decode()
     return f"{text}\n{_SIGNATURE_PREFIX}{key.name} {encoded}\n"
 
 

@@ -7,7 +7,8 @@ never accepted without the conflicts it has at that moment.
 
 from __future__ import annotations
 
-import uuid
+import secrets
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -53,7 +54,13 @@ def utc_now() -> datetime:
 
 
 def new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex}"
+    """The prefix and 32 hex digits laid out as an RFC 9562 UUIDv7: 48 bits of Unix time in
+    milliseconds, then 74 random bits. New ids sort after older ones, so new rows land at the
+    end of every index keyed by id instead of on a random page (see docs/benchmarks.md)."""
+    ms = time.time_ns() // 1_000_000
+    rand = secrets.token_bytes(10)
+    raw = ms.to_bytes(6) + bytes([0x70 | rand[0] & 0x0F, rand[1], 0x80 | rand[2] & 0x3F]) + rand[3:]
+    return f"{prefix}_{raw.hex()}"
 
 
 def _in_log(size: int, name: str, log_size: int) -> None:
