@@ -4,6 +4,7 @@ database), a party's own record of receipts and tree heads shows."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 from collections.abc import Iterator
@@ -318,3 +319,57 @@ def test_revoking_is_logged_and_an_unrevoked_token_in_the_table_is_pinpointed(
     assert problems_of("--data-dir", str(filled.data_dir)) == {
         ("mismatch", f"principal {principal_id}")
     }
+
+
+@pytest.mark.slow
+def test_witness_chains_every_tree_head_it_saw_and_catches_a_truncated_log(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    channel = open_channel(settings)
+    tokens = make_channel_parties(channel)
+    channel.store.close()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    record = tmp_path / "russia-record.json"
+    russia = ["--url", url, "--token", tokens["russia"]]
+    args = ["serve", "--data-dir", str(settings.data_dir), "--port", str(port)]
+    headers = {"Authorization": f"Bearer {tokens['russia']}"}
+    with (
+        running(args, port, tmp_path / "server.log"),
+        httpx.Client(base_url=url, headers=headers) as client,
+    ):
+        saved = []
+        for n in range(3):
+            body = declaration(
+                "air_operation", f"Sortie {n}", volume(point(36.0 + n, 35.0), buffer_m=900)
+            )
+            r = client.post("/v1/declarations", json=body)
+            assert r.status_code == 201
+            saved.append(tmp_path / f"response-{n}.json")
+            saved[-1].write_text(r.text)
+        # the latest head first, then the receipts of earlier writes: each head is chained
+        assert runner.invoke(app, ["witness", "--record", str(record), *russia]).exit_code == 0
+        added = runner.invoke(app, ["witness", "--record", str(record), *map(str, saved), *russia])
+        assert added.exit_code == 0, added.output
+        kept = json.loads(record.read_text())
+        sizes = [int(note.split("\n")[1]) for note in kept["checkpoints"]]
+        assert sizes == sorted(set(sizes))
+        assert len(sizes) == 3  # one head per write; the last is also the latest
+        assert [(p["first"], p["second"]) for p in kept["consistency"]] == list(
+            itertools.pairwise(sizes)
+        )
+        assert len(kept["receipts"]) == 3
+        assert verify(str(record)) == (0, [])
+
+        # the operator drops the last write from the log behind the running service
+        last = json.loads(saved[-1].read_text())["receipt"]["leaf_index"]
+        with sqlite3.connect(settings.database_path, isolation_level=None) as db:
+            db.execute("DELETE FROM ledger_leaves WHERE idx >= ?", (last,))
+            db.execute("DELETE FROM ledger_nodes WHERE idx >= ? AND level = 0", (last,))
+            db.execute("DELETE FROM ledger_checkpoints WHERE size > ?", (last,))
+        shrunk = runner.invoke(app, ["witness", "--record", str(record), *russia])
+        assert shrunk.exit_code == 1
+        assert "shrank" in shrunk.stderr
+    found = problems_of("--data-dir", str(settings.data_dir), str(record))
+    assert ("removed", f"leaf {last}") in found

@@ -9,6 +9,7 @@ cannot later rewrite the log without the party's record showing it.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 from collections.abc import Iterator
@@ -31,7 +32,7 @@ from deconflict.audit import (
 )
 from deconflict.conflicts import Conflict
 from deconflict.ledger import EVIDENCE_FORMAT, b64
-from deconflict.merkle import ProofError, verify_consistency
+from deconflict.merkle import verify_consistency
 from deconflict.notes import Checkpoint, NoteError, VerifierKey
 from deconflict.runtime import data_dir_verifier
 from deconflict.settings import DATABASE_FILE
@@ -262,63 +263,76 @@ def witness(
     url: Url = "http://127.0.0.1:8000",
     token: Token = "",
 ) -> None:
-    """Save the latest tree head in a party's record, proving it extends the last one.
+    """Save the latest tree head in a party's record, proving it extends the ones saved.
 
-    Also adds the receipts of saved write responses. Exit status 1 if the log forked or shrank,
-    or the key changed.
+    Also adds the receipts of saved write responses, with their tree heads. Exit status 1 if
+    the log forked or shrank, or the key changed.
     """
     data: dict[str, Any] = (
         _load_json(record)
         if record.exists()
         else {"format": RECORD_FORMAT, "checkpoints": [], "consistency": [], "receipts": []}
     )
+    receipts = [_receipt(path) for path in responses or []]
     with _client(url, token) as client:
         key_text = _get(client, "/v1/ledger/key").text.strip()
         data.setdefault("verifier_key", key_text)
         if data["verifier_key"] != key_text:
             raise _forked("the service's verifier key is not the one in the record")
         verifier = VerifierKey.from_text(key_text)
-        note = _get(client, "/v1/ledger/checkpoint").text
-        try:
-            new = Checkpoint.open(note, verifier)
-        except NoteError as exc:
-            raise _forked(
-                f"the latest tree head is not signed by the ledger's key: {exc}"
-            ) from None
-        saved, _ = open_checkpoints(data["checkpoints"], verifier)
-        if saved:
-            last = saved[-1]
-            if new.size < last.size:
-                raise _forked(f"the log shrank from {last.size} to {new.size} leaves")
-            if new.size > last.size:
-                proof = _get(client, "/v1/ledger/consistency", first=last.size, second=new.size)
-                hashes = proof.json()["hashes"]
-                try:
-                    verify_consistency(
-                        last.size,
-                        new.size,
-                        last.root,
-                        new.root,
-                        [base64.b64decode(h) for h in hashes],
-                    )
-                except ProofError as exc:
-                    raise _forked(
-                        f"tree head {new.size} does not extend {last.size}: {exc}"
-                    ) from None
-                data["consistency"].append(
-                    {"first": last.size, "second": new.size, "hashes": hashes}
-                )
-            elif new.root != last.root:
-                raise _forked(f"two roots for tree size {new.size}")
-        if not saved or new.size != saved[-1].size:
-            data["checkpoints"].append(note)
-    for path in responses or []:
-        receipt = _load_json(path).get("receipt")
-        if not isinstance(receipt, dict):
-            raise _fail(f"{path}: no receipt in it")
-        data["receipts"].append(receipt)
+        heads: dict[int, tuple[str, Checkpoint]] = {}
+        for note in data["checkpoints"]:
+            _add_head(heads, note, verifier)
+        newest = max(heads, default=0)
+        latest = _add_head(heads, _get(client, "/v1/ledger/checkpoint").text, verifier)
+        if latest.size < newest:
+            raise _forked(f"the log shrank from {newest} to {latest.size} leaves")
+        for receipt in receipts:
+            _add_head(heads, str(receipt.get("checkpoint")), verifier)
+        proven = {(p.get("first"), p.get("second")) for p in data["consistency"]}
+        sizes = sorted(size for size in heads if size > 0)
+        for first, second in itertools.pairwise(sizes):
+            if (first, second) not in proven:
+                hashes = _consistent(client, heads[first][1], heads[second][1])
+                data["consistency"].append({"first": first, "second": second, "hashes": hashes})
+        data["checkpoints"] = [heads[size][0] for size in sorted(heads)]
+    problems = check_record({**data, "receipts": receipts}, verifier)
+    if problems:
+        raise _fail("; ".join(map(str, problems)))
+    data["receipts"].extend(receipts)
     _write(record, data)
-    console.print(f"tree head {new.size} saved in {record}")
+    console.print(f"tree head {latest.size} saved in {record}")
+
+
+def _receipt(path: Path) -> dict[str, Any]:
+    receipt = _load_json(path).get("receipt")
+    if not isinstance(receipt, dict):
+        raise _fail(f"{path}: no receipt in it")
+    return receipt
+
+
+def _add_head(heads: dict[int, tuple[str, Checkpoint]], note: str, key: VerifierKey) -> Checkpoint:
+    try:
+        head = Checkpoint.open(note, key)
+    except NoteError as exc:
+        raise _forked(f"a tree head not signed by the ledger's key: {exc}") from None
+    known = heads.setdefault(head.size, (note, head))[1]
+    if known.root != head.root:
+        raise _forked(f"two roots for tree size {head.size}")
+    return head
+
+
+def _consistent(client: httpx.Client, first: Checkpoint, second: Checkpoint) -> list[str]:
+    """The service's proof that ``second`` extends ``first``, checked."""
+    hashes: list[str] = _get(
+        client, "/v1/ledger/consistency", first=first.size, second=second.size
+    ).json()["hashes"]
+    try:
+        proof = [base64.b64decode(h, validate=True) for h in hashes]
+        verify_consistency(first.size, second.size, first.root, second.root, proof)
+    except ValueError as exc:
+        raise _forked(f"tree head {second.size} does not extend {first.size}: {exc}") from None
+    return hashes
 
 
 def _forked(message: str) -> typer.Exit:
