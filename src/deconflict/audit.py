@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import itertools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -35,6 +36,7 @@ from deconflict.ledger import (
     EVIDENCE_FORMAT,
     LedgerError,
     b64,
+    canonical_json,
     conflict_entries,
     parse_leaf,
 )
@@ -364,49 +366,79 @@ def check_state(
     conflicts: Iterable[Conflict],
     parties: Iterable[Party] = (),
     principals: Iterable[Principal] = (),
+    *,
+    leaf_at: Callable[[int], bytes] | None = None,
 ) -> list[Problem]:
     """The service's tables against the log: every stored version of every declaration (id,
     version, JSON body), every conflict's current views, every party and every principal (its
-    role above all) must be the latest the log holds for them."""
-    latest_decl: dict[tuple[str, int], tuple[int, dict[str, Any]]] = {}
-    latest_view: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
-    latest_other: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
+    role above all) must be the latest the log holds for them.
+
+    Only a digest of each logged object is kept; ``leaf_at`` reads a leaf again to name the
+    first difference of a mismatch."""
+    latest: dict[tuple[str, str, str], tuple[int, bytes]] = {}
     for index, leaf in leaves:
         try:
             entry = parse_leaf(leaf)
         except LedgerError:
             continue  # reported by check_log
-        obj, kind = entry["object"], str(entry["type"])
-        if kind.startswith("declaration."):
-            latest_decl[(str(obj.get("id")), int(obj.get("version", 0)))] = (index, obj)
-        elif kind.startswith("conflict."):
-            latest_view[(str(obj.get("id")), str(obj.get("declaration_id")))] = (index, obj)
-        elif kind.startswith(("party.", "principal.")):
-            latest_other[(kind.partition(".")[0], str(obj.get("id")))] = (index, obj)
-    problems: list[Problem] = []
+        obj, family = entry["object"], str(entry["type"]).partition(".")[0]
+        key = _state_key(family, obj)
+        if key is not None:
+            latest[key] = (index, _digest(obj))
+    compare = _Comparison(latest, leaf_at)
     for decl_id, version, body in declarations:
         where = f"declaration {decl_id} version {version}"
-        problems += _compare(where, json.loads(body), latest_decl.get((decl_id, version)))
+        compare(where, ("declaration", decl_id, str(version)), json.loads(body))
     for conflict in conflicts:
         for view_entry in conflict_entries(conflict, conflict.updated_at, None):
             view = view_entry.object
             where = f"conflict {conflict.id} as {view['party']} sees it"
-            problems += _compare(
-                where, view, latest_view.get((conflict.id, view["declaration_id"]))
-            )
+            compare(where, ("conflict", conflict.id, view["declaration_id"]), view)
     for party in parties:
-        logged = latest_other.get(("party", party.id))
-        problems += _compare(f"party {party.id}", party.to_json(), logged)
+        compare(f"party {party.id}", ("party", party.id, ""), party.to_json())
     for principal in principals:
-        logged = latest_other.get(("principal", principal.id))
-        problems += _compare(f"principal {principal.id}", principal.to_json(), logged)
-    return problems
+        compare(f"principal {principal.id}", ("principal", principal.id, ""), principal.to_json())
+    return compare.problems
 
 
-def _compare(where: str, stored: Any, logged: tuple[int, dict[str, Any]] | None) -> list[Problem]:
-    if logged is None:
-        return [Problem("mismatch", where, "the log holds no entry for it")]
-    pointer = first_difference(logged[1], stored)
-    if pointer is None:
-        return []
-    return [Problem("mismatch", where, f"differs from ledger leaf {logged[0]} at {pointer}")]
+def _state_key(family: str, obj: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """Which stored record a logged object is the latest of."""
+    if family == "declaration":
+        return family, str(obj.get("id")), str(obj.get("version"))
+    if family == "conflict":
+        return family, str(obj.get("id")), str(obj.get("declaration_id"))
+    if family in ("party", "principal"):
+        return family, str(obj.get("id")), ""
+    return None
+
+
+def _digest(obj: Any) -> bytes:
+    return hashlib.sha256(canonical_json(obj)).digest()
+
+
+class _Comparison:
+    def __init__(
+        self,
+        latest: Mapping[tuple[str, str, str], tuple[int, bytes]],
+        leaf_at: Callable[[int], bytes] | None,
+    ) -> None:
+        self.latest = latest
+        self.leaf_at = leaf_at
+        self.problems: list[Problem] = []
+
+    def __call__(self, where: str, key: tuple[str, str, str], stored: Any) -> None:
+        logged = self.latest.get(key)
+        if logged is None:
+            self.problems.append(Problem("mismatch", where, "the log holds no entry for it"))
+            return
+        index, digest = logged
+        try:
+            if _digest(stored) == digest:
+                return
+        except (ValueError, TypeError):
+            pass  # a stored value no canonical JSON can hold differs from any logged one
+        detail = f"differs from ledger leaf {index}"
+        if self.leaf_at is not None:
+            pointer = first_difference(parse_leaf(self.leaf_at(index))["object"], stored)
+            detail += f" at {pointer or '/'}"
+        self.problems.append(Problem("mismatch", where, detail))

@@ -90,6 +90,13 @@ def _stored_leaves(txn: StoreTxn) -> Iterator[tuple[int, bytes]]:
         start = chunk[-1][0] + 1
 
 
+def _leaf(txn: StoreTxn, index: int) -> bytes:
+    found = txn.ledger_leaf(index)
+    if found is None:
+        raise LookupError(f"leaf {index} vanished during the check")
+    return found[0]
+
+
 def _check_data_dir(
     data_dir: Path, trusted: VerifierKey | None, record: dict[str, Any] | None
 ) -> tuple[list[Problem], str]:
@@ -114,6 +121,7 @@ def _check_data_dir(
                 conflicts,
                 txn.list_parties(),
                 txn.list_principals(None),
+                leaf_at=lambda index: _leaf(txn, index),
             )
             if record is not None:
                 problems += check_record(record, trusted, lambda: _stored_leaves(txn))
