@@ -74,8 +74,6 @@ EXPORTS: dict[str, list[str]] = {
         "check_evidence",
         "check_log",
         "check_record",
-        "check_state",
-        "first_difference",
         "open_checkpoints",
     ],
     "deconflict.cli": [
@@ -233,6 +231,10 @@ EXPORTS: dict[str, list[str]] = {
         "hash_token",
         "new_token",
     ],
+    "deconflict.reconcile": [
+        "check_state",
+        "first_difference",
+    ],
     "deconflict.rules": [
         "ConflictKind",
         "DEFAULT_AIR_SEPARATION_FT",
@@ -276,6 +278,9 @@ EXPORTS: dict[str, list[str]] = {
         "Page",
         "Store",
         "StoreTxn",
+    ],
+    "deconflict.store.cache": [
+        "DeclarationCache",
     ],
     "deconflict.store.sqlite": [
         "DECLARATION_CACHE_SIZE",

@@ -22,7 +22,6 @@ from deconflict.audit import (
     check_evidence,
     check_log,
     check_record,
-    first_difference,
     open_checkpoints,
 )
 from deconflict.conflicts import Conflict, ConflictState, Side
@@ -53,6 +52,7 @@ from deconflict.merkle import (
     verify_inclusion,
 )
 from deconflict.notes import Checkpoint, SignerKey
+from deconflict.reconcile import first_difference
 from deconflict.rules import ConflictKind, Severity
 from factories import declaration, hospital, point, volume
 

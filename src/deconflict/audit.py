@@ -24,20 +24,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import itertools
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from deconflict.conflicts import Conflict
 from deconflict.ledger import (
     EVIDENCE_FORMAT,
     LedgerError,
     b64,
-    canonical_json,
-    conflict_entries,
     parse_leaf,
 )
 from deconflict.merkle import (
@@ -49,7 +44,6 @@ from deconflict.merkle import (
     verify_inclusion,
 )
 from deconflict.notes import Checkpoint, NoteError, VerifierKey
-from deconflict.principals import Party, Principal
 
 __all__ = [
     "LOG_FORMAT",
@@ -58,8 +52,6 @@ __all__ = [
     "check_evidence",
     "check_log",
     "check_record",
-    "check_state",
-    "first_difference",
     "open_checkpoints",
 ]
 
@@ -327,118 +319,3 @@ def _record_against_log(
     for p in check_log(log(), checkpoints):
         problems.append(Problem(p.kind, p.where, p.detail + " (a checkpoint the party saved)"))
     return problems
-
-
-def first_difference(a: Any, b: Any, pointer: str = "") -> str | None:
-    """The JSON Pointer of the first place two JSON values differ, or ``None``.
-
-    >>> first_difference({"a": [1, 2]}, {"a": [1, 3]})
-    '/a/1'
-    """
-    if isinstance(a, dict) and isinstance(b, dict):
-        for k in sorted(set(a) | set(b)):
-            token = str(k).replace("~", "~0").replace("/", "~1")
-            if k not in a or k not in b:
-                return f"{pointer}/{token}"
-            found = first_difference(a[k], b[k], f"{pointer}/{token}")
-            if found is not None:
-                return found
-        return None
-    if isinstance(a, list) and isinstance(b, list):
-        for i, (x, y) in enumerate(zip(a, b, strict=False)):
-            found = first_difference(x, y, f"{pointer}/{i}")
-            if found is not None:
-                return found
-        return None if len(a) == len(b) else f"{pointer}/{min(len(a), len(b))}"
-    if _number(a) and _number(b):
-        return None if a == b else pointer or "/"
-    return None if a == b and type(a) is type(b) else pointer or "/"
-
-
-def _number(value: Any) -> bool:
-    # JSON has one number type: 0 and 0.0 are the same number (RFC 8785 writes both as 0).
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def check_state(
-    leaves: Iterable[tuple[int, bytes]],
-    declarations: Iterable[tuple[str, int, str]],
-    conflicts: Iterable[Conflict],
-    parties: Iterable[Party] = (),
-    principals: Iterable[Principal] = (),
-    *,
-    leaf_at: Callable[[int], bytes] | None = None,
-) -> list[Problem]:
-    """The service's tables against the log: every stored version of every declaration (id,
-    version, JSON body), every conflict's current views, every party and every principal (its
-    role above all) must be the latest the log holds for them.
-
-    Only a digest of each logged object is kept; ``leaf_at`` reads a leaf again to name the
-    first difference of a mismatch."""
-    latest: dict[tuple[str, str, str], tuple[int, bytes]] = {}
-    for index, leaf in leaves:
-        try:
-            entry = parse_leaf(leaf)
-        except LedgerError:
-            continue  # reported by check_log
-        obj, family = entry["object"], str(entry["type"]).partition(".")[0]
-        key = _state_key(family, obj)
-        if key is not None:
-            latest[key] = (index, _digest(obj))
-    compare = _Comparison(latest, leaf_at)
-    for decl_id, version, body in declarations:
-        where = f"declaration {decl_id} version {version}"
-        compare(where, ("declaration", decl_id, str(version)), json.loads(body))
-    for conflict in conflicts:
-        for view_entry in conflict_entries(conflict, conflict.updated_at, None):
-            view = view_entry.object
-            where = f"conflict {conflict.id} as {view['party']} sees it"
-            compare(where, ("conflict", conflict.id, view["declaration_id"]), view)
-    for party in parties:
-        compare(f"party {party.id}", ("party", party.id, ""), party.to_json())
-    for principal in principals:
-        compare(f"principal {principal.id}", ("principal", principal.id, ""), principal.to_json())
-    return compare.problems
-
-
-def _state_key(family: str, obj: Mapping[str, Any]) -> tuple[str, str, str] | None:
-    """Which stored record a logged object is the latest of."""
-    if family == "declaration":
-        return family, str(obj.get("id")), str(obj.get("version"))
-    if family == "conflict":
-        return family, str(obj.get("id")), str(obj.get("declaration_id"))
-    if family in ("party", "principal"):
-        return family, str(obj.get("id")), ""
-    return None
-
-
-def _digest(obj: Any) -> bytes:
-    return hashlib.sha256(canonical_json(obj)).digest()
-
-
-class _Comparison:
-    def __init__(
-        self,
-        latest: Mapping[tuple[str, str, str], tuple[int, bytes]],
-        leaf_at: Callable[[int], bytes] | None,
-    ) -> None:
-        self.latest = latest
-        self.leaf_at = leaf_at
-        self.problems: list[Problem] = []
-
-    def __call__(self, where: str, key: tuple[str, str, str], stored: Any) -> None:
-        logged = self.latest.get(key)
-        if logged is None:
-            self.problems.append(Problem("mismatch", where, "the log holds no entry for it"))
-            return
-        index, digest = logged
-        try:
-            if _digest(stored) == digest:
-                return
-        except (ValueError, TypeError):
-            pass  # a stored value no canonical JSON can hold differs from any logged one
-        detail = f"differs from ledger leaf {index}"
-        if self.leaf_at is not None:
-            pointer = first_difference(parse_leaf(self.leaf_at(index))["object"], stored)
-            detail += f" at {pointer or '/'}"
-        self.problems.append(Problem("mismatch", where, detail))

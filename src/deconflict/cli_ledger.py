@@ -27,13 +27,13 @@ from deconflict.audit import (
     check_evidence,
     check_log,
     check_record,
-    check_state,
     open_checkpoints,
 )
 from deconflict.conflicts import Conflict
 from deconflict.ledger import EVIDENCE_FORMAT, b64
 from deconflict.merkle import verify_consistency
 from deconflict.notes import Checkpoint, NoteError, VerifierKey
+from deconflict.reconcile import check_state
 from deconflict.runtime import data_dir_verifier
 from deconflict.settings import DATABASE_FILE
 from deconflict.store.base import StoreTxn

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -24,6 +23,7 @@ from deconflict.disclosure import Viewer
 from deconflict.indexing import Box
 from deconflict.principals import Party, Principal
 from deconflict.store.base import ConflictQuery, DeclarationQuery, Page
+from deconflict.store.cache import DeclarationCache
 from deconflict.store.sqlite_ledger import LedgerTables
 from deconflict.store.sqlite_records import conflict_from_json, conflict_to_json, principal_from_row
 from deconflict.store.sqlite_schema import MIGRATIONS
@@ -55,30 +55,10 @@ def _page(rows: list[Any], limit: int, load: Callable[[Any], T]) -> Page[T]:
     return Page([load(r) for r in rows], rows[-1][0] if more and rows else None)
 
 
-class _Cache:
-    def __init__(self, size: int) -> None:
-        self._items: OrderedDict[tuple[str, int], Declaration] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[str, int]) -> Declaration | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None:
-                self._items.move_to_end(key)
-            return found
-
-    def put(self, decl: Declaration) -> None:
-        with self._lock:
-            self._items[(decl.id, decl.version)] = decl
-            if len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-
 class SqliteTxn(LedgerTables):
     """Everything the service does inside one transaction."""
 
-    def __init__(self, conn: sqlite3.Connection, cache: _Cache) -> None:
+    def __init__(self, conn: sqlite3.Connection, cache: DeclarationCache) -> None:
         self._c = conn
         self._cache = cache
 
@@ -346,7 +326,7 @@ class SqliteTxn(LedgerTables):
 class SqliteStore:
     def __init__(self, path: Path, *, cache_size: int = DECLARATION_CACHE_SIZE) -> None:
         self.path = path
-        self._cache = _Cache(cache_size)
+        self._cache = DeclarationCache(cache_size)
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
