@@ -26,7 +26,7 @@ from deconflict.audit import (
 )
 from deconflict.conflicts import Conflict, ConflictState, Side
 from deconflict.declarations import Kind, parse_new
-from deconflict.disclosure import Role, Viewer
+from deconflict.disclosure import Role, Viewer, conflict_recipients
 from deconflict.ledger import (
     EVERYONE,
     EVIDENCE_FORMAT,
@@ -37,9 +37,9 @@ from deconflict.ledger import (
     LedgerError,
     b64,
     canonical_json,
-    conflict_entries,
     declaration_entry,
     leaf_bytes,
+    notification_entry,
     padded,
     parse_leaf,
 )
@@ -52,6 +52,7 @@ from deconflict.merkle import (
     verify_inclusion,
 )
 from deconflict.notes import Checkpoint, SignerKey
+from deconflict.notifications import Deadlines, Notification, Subject, new_notification
 from deconflict.reconcile import first_difference
 from deconflict.rules import ConflictKind, Severity
 from factories import declaration, hospital, point, volume
@@ -202,40 +203,54 @@ def conflict(a_sees: bool = True, b_protected: bool = False, state: str = "open"
     )
 
 
-def test_each_side_of_a_conflict_gets_a_leaf_of_its_own_view() -> None:
-    entries = conflict_entries(conflict(), NOW, None)
-    by_party = {e.object["party"]: e for e in entries}
-    assert set(by_party) == {"coalition", "russia"}
-    assert by_party["coalition"].object["declaration_id"] == "dcl_a"
-    assert by_party["coalition"].object["other_party"] == "russia"
-    assert not by_party["coalition"].audience.admits(Viewer("russia", Role.DUTY_OFFICER))
-    assert {e.type for e in entries} == {"conflict.detected"}
+def test_each_side_of_a_conflict_is_told_its_own_view() -> None:
+    told = dict(conflict_recipients(conflict(), ["un"]))
+    assert set(told) == {"coalition", "russia"}  # no protected object: not the relay
+    assert told["coalition"]["declaration_id"] == "dcl_a"
+    assert told["coalition"]["other_party"] == "russia"
+    assert told["russia"]["declaration_id"] == "dcl_b"
 
 
-def test_a_side_not_told_of_a_conflict_gets_no_leaf_and_the_relay_shares_the_owners() -> None:
-    entries = conflict_entries(conflict(a_sees=False, b_protected=True), NOW, None)
-    assert len(entries) == 1
-    (only,) = entries
-    assert only.object["party"] == "medics"
-    assert only.audience.admits(Viewer("un", Role.RELAY))
-    assert not only.audience.admits(Viewer("coalition", Role.DUTY_OFFICER))
+def test_a_side_not_told_of_a_conflict_has_no_view_and_the_relay_sees_the_protected_side() -> None:
+    told = dict(conflict_recipients(conflict(a_sees=False, b_protected=True), ["un"]))
+    assert set(told) == {"medics", "un"}
+    assert told["un"] == {**told["medics"]}
+
+
+def notice(party: str = "coalition") -> Notification:
+    return new_notification(
+        id="ntf_1",
+        party=party,
+        subject=Subject.CONFLICT,
+        subject_id="cfl_1",
+        severity=Severity.HIGH,
+        body={"id": "cfl_1"},
+        now=NOW,
+        deadlines=Deadlines(),
+        notified=(),
+        conflict_id="cfl_1",
+        declaration_id="dcl_a",
+    )
+
+
+def test_a_notification_leaf_is_read_by_its_recipient_party_only() -> None:
+    entry = notification_entry(notice(), "created", "prn_1")
+    assert entry.type == "notification.created"
+    assert entry.subjects == ("ntf_1", "cfl_1", "dcl_a")
+    assert entry.audience.admits(Viewer("coalition", Role.VIEWER))
+    assert not entry.audience.admits(Viewer("russia", Role.DUTY_OFFICER))
+    assert not entry.audience.admits(Viewer("un", Role.RELAY))
 
 
 def test_hidden_entries_are_padded_to_a_fixed_count_that_nobody_reads() -> None:
-    hidden = conflict_entries(conflict(a_sees=False, b_protected=True), NOW, None)
+    hidden = [notification_entry(notice("medics"), "created", None)]
     slots = padded(hidden, NOW)
     assert len(slots) == HIDDEN_SLOTS
     assert slots[: len(hidden)] == hidden
     for pad in slots[len(hidden) :]:
         assert pad.type == "ledger.padding"
         assert not pad.audience.admits(Viewer("medics", Role.RELAY))
-    assert len(padded([hidden[0]] * (HIDDEN_SLOTS + 2), NOW)) == HIDDEN_SLOTS + 2
-
-
-def test_a_resolved_conflict_is_named_so() -> None:
-    assert {e.type for e in conflict_entries(conflict(state="resolved"), NOW, None)} == {
-        "conflict.resolved"
-    }
+    assert len(padded(hidden * (HIDDEN_SLOTS + 2), NOW)) == HIDDEN_SLOTS + 2
 
 
 # appending ----------------------------------------------------------------------------------

@@ -252,10 +252,12 @@ def test_each_party_reads_the_leaf_of_its_own_view_of_a_conflict(api: Api) -> No
     assert indexes["coalition"] != indexes["russia"]
     for who, index in indexes.items():
         entry = json.loads(read_leaf(api, who, index))
-        assert entry["type"] == "conflict.detected"
+        # the party's notification of the conflict is its view of it, on the record
+        assert entry["type"] == "notification.created"
         assert entry["by"] == me(api, "russia")
-        assert entry["object"] == api.get(who, f"/v1/conflicts/{conflict_id}").json()
+        assert entry["object"]["body"] == api.get(who, f"/v1/conflicts/{conflict_id}").json()
         assert entry["object"]["party"] == who
+        assert entry["object"]["conflict_id"] == conflict_id
 
 
 def test_neither_party_reads_the_other_partys_view_of_a_conflict(api: Api) -> None:
@@ -294,9 +296,14 @@ def test_every_entry_of_an_evidence_file_verifies_against_its_checkpoint(api: Ap
         )
         assert leaf == read_leaf(api, "coalition", entry["leaf_index"])
         types.append(json.loads(leaf)["type"])
-    # moving the operation changes the overlap, so the conflict gets a new version
+    # moving the operation changes the overlap: the conflict's notification is revised
     assert sorted(types) == sorted(
-        ["declaration.created", "conflict.detected", "declaration.amended", "conflict.updated"]
+        [
+            "declaration.created",
+            "notification.created",
+            "declaration.amended",
+            "notification.revised",
+        ]
     )
 
 

@@ -366,7 +366,12 @@ def test_a_protected_objects_leaves_are_read_by_its_owner_the_relay_and_recipien
     assert leaf_status(api, "coalition", release) == 404
     # a leaf's audience is fixed when it is written: the release does not open the older leaf
     assert leaf_status(api, "russia", first) == 404
-    assert evidence_indexes(api, "russia", site["id"]) == [release]
+    # russia reads the release and its own notification of it; medics the object's history
+    (told,) = set(evidence_indexes(api, "russia", site["id"])) - {release}
+    notice = entry_of(api, "russia", told)
+    assert (notice["type"], notice["object"]["subject"]) == ("notification.created", "release")
+    assert notice["object"]["body"] == r.json()["declaration"]
+    assert leaf_status(api, "medics", told) == 404
     assert evidence_indexes(api, "medics", site["id"]) == [first, release]
 
 
@@ -441,7 +446,7 @@ def test_a_strike_owner_reads_no_conflict_leaf_until_the_hospital_is_released(ap
     for who in ("medics", "relay"):
         (index,) = evidence_indexes(api, who, conflict["id"])
         assert (
-            entry_of(api, who, index)["object"]
+            entry_of(api, who, index)["object"]["body"]
             == api.get(who, f"/v1/conflicts/{conflict['id']}").json()
         )
     assert evidence_indexes(api, "russia", strike["declaration"]["id"]) == [
@@ -451,7 +456,7 @@ def test_a_strike_owner_reads_no_conflict_leaf_until_the_hospital_is_released(ap
     api.patch("medics", f"/v1/declarations/{site['id']}", {"released_to": ["russia"]}, 1)
     (index,) = evidence_indexes(api, "russia", conflict["id"])
     view = api.get("russia", f"/v1/conflicts/{conflict['id']}").json()
-    assert entry_of(api, "russia", index)["object"] == view
+    assert entry_of(api, "russia", index)["object"]["body"] == view
     assert view["declaration_id"] == strike["declaration"]["id"]
     assert api.get("coalition", url).status_code == 404
 

@@ -117,10 +117,11 @@ def _check_data_dir(
                 problems.append(Problem("malformed", "conflicts table", str(exc)))
             problems += check_state(
                 _stored_leaves(txn),
-                txn.declaration_bodies(),
-                conflicts,
-                txn.list_parties(),
-                txn.list_principals(None),
+                declarations=txn.declaration_bodies(),
+                conflicts=conflicts,
+                notifications=txn.all_notifications(),
+                parties=txn.list_parties(),
+                principals=txn.list_principals(None),
                 leaf_at=lambda index: _leaf(txn, index),
             )
             if record is not None:

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -23,6 +24,7 @@ __all__ = [
     "Viewer",
     "can_amend",
     "can_see",
+    "conflict_recipients",
     "conflict_view",
     "viewer_side",
 ]
@@ -98,3 +100,19 @@ def conflict_view(viewer: Viewer, conflict: Conflict) -> dict[str, Any] | None:
         "detected_at": format_time(conflict.detected_at),
         "updated_at": format_time(conflict.updated_at),
     }
+
+
+def conflict_recipients(
+    conflict: Conflict, relay_parties: Iterable[str]
+) -> list[tuple[str, dict[str, Any]]]:
+    """Each party told of ``conflict``, with the view it is shown: the sides that see it and,
+    for a conflict with a protected object, the parties of the relay."""
+    told: dict[str, dict[str, Any]] = {}
+    viewers = [Viewer(s.party, Role.DUTY_OFFICER) for s in (conflict.a, conflict.b) if s.sees]
+    if conflict.involves_protected:
+        viewers += [Viewer(party, Role.RELAY) for party in relay_parties]
+    for viewer in viewers:
+        view = conflict_view(viewer, conflict)
+        if view is not None:
+            told.setdefault(viewer.party, view)
+    return list(told.items())

@@ -31,9 +31,8 @@ from typing import Any, Protocol
 
 import rfc8785
 
-from deconflict.conflicts import Conflict, ConflictState
 from deconflict.declarations import Declaration, Kind, State
-from deconflict.disclosure import Role, Viewer, conflict_view
+from deconflict.disclosure import Viewer
 from deconflict.merkle import (
     appended_nodes,
     leaf_hash,
@@ -41,6 +40,7 @@ from deconflict.merkle import (
     stored_inclusion_proof,
 )
 from deconflict.notes import Checkpoint, SignerKey
+from deconflict.notifications import Notification
 from deconflict.principals import Party, Principal
 from deconflict.volumes import format_time
 
@@ -58,9 +58,9 @@ __all__ = [
     "Receipt",
     "b64",
     "canonical_json",
-    "conflict_entries",
     "declaration_entry",
     "leaf_bytes",
+    "notification_entry",
     "padded",
     "parse_leaf",
     "party_entry",
@@ -228,31 +228,13 @@ def declaration_entry(
     return Entry(kind, decl.to_json(), (decl.id,), declaration_audience(decl), at, by)
 
 
-def conflict_entries(conflict: Conflict, at: datetime, by: str | None) -> list[Entry]:
-    """One entry per distinct view of the conflict, readable by those shown that view."""
-    if conflict.state is ConflictState.RESOLVED:
-        kind = "conflict.resolved"
-    else:
-        kind = "conflict.detected" if conflict.version == 1 else "conflict.updated"
-    viewers = [
-        (Viewer(s.party, Role.DUTY_OFFICER), Audience(frozenset({s.party})))
-        for s in (conflict.a, conflict.b)
-        if s.sees
-    ]
-    if conflict.involves_protected:
-        viewers.append((Viewer("", Role.RELAY), Audience(frozenset(), relay=True)))
-    views: dict[bytes, tuple[dict[str, Any], Audience]] = {}
-    for viewer, audience in viewers:
-        view = conflict_view(viewer, conflict)
-        if view is None:
-            continue
-        key = canonical_json(view)
-        known = views.get(key)
-        views[key] = (view, audience if known is None else known[1] | audience)
-    return [
-        Entry(kind, view, (conflict.id, view["declaration_id"]), audience, at, by)
-        for view, audience in views.values()
-    ]
+def notification_entry(n: Notification, change: str, by: str | None) -> Entry:
+    """A notification as its recipient party has it after ``change`` (created, revised,
+    delivered, acknowledged, escalated): the record that the party was told, and of what it
+    did. Readable by the recipient party only."""
+    subjects = tuple(dict.fromkeys(x for x in (n.id, n.subject_id, n.declaration_id) if x))
+    audience = Audience(frozenset({n.party}))
+    return Entry(f"notification.{change}", n.to_json(), subjects, audience, n.updated_at, by)
 
 
 def padded(hidden: Sequence[Entry], at: datetime) -> list[Entry]:

@@ -13,7 +13,9 @@ from typing import Any
 
 from deconflict.audit import Problem
 from deconflict.conflicts import Conflict
-from deconflict.ledger import LedgerError, canonical_json, conflict_entries, parse_leaf
+from deconflict.disclosure import conflict_recipients
+from deconflict.ledger import LedgerError, canonical_json, parse_leaf
+from deconflict.notifications import Notification, Subject
 from deconflict.principals import Party, Principal
 
 __all__ = ["check_state", "first_difference"]
@@ -52,16 +54,18 @@ def _number(value: Any) -> bool:
 
 def check_state(
     leaves: Iterable[tuple[int, bytes]],
+    *,
     declarations: Iterable[tuple[str, int, str]],
     conflicts: Iterable[Conflict],
+    notifications: Iterable[Notification] = (),
     parties: Iterable[Party] = (),
     principals: Iterable[Principal] = (),
-    *,
     leaf_at: Callable[[int], bytes] | None = None,
 ) -> list[Problem]:
     """The service's tables against the log: every stored version of every declaration (id,
-    version, JSON body), every conflict's current views, every party and every principal (its
-    role above all) must be the latest the log holds for them.
+    version, JSON body), every notification, every party and every principal (its role above
+    all) must be the latest the log holds for them; and every conflict must be as its
+    notifications told it.
 
     Only a digest of each logged object is kept; ``leaf_at`` reads a leaf again to name the
     first difference of a mismatch."""
@@ -79,11 +83,24 @@ def check_state(
     for decl_id, version, body in declarations:
         where = f"declaration {decl_id} version {version}"
         compare(where, ("declaration", decl_id, str(version)), json.loads(body))
+    told: dict[tuple[str, str], Notification] = {}
+    for stored in notifications:
+        compare(f"notification {stored.id}", ("notification", stored.id, ""), stored.to_json())
+        if stored.subject is Subject.CONFLICT:
+            told[(stored.subject_id, stored.party)] = stored
     for conflict in conflicts:
-        for view_entry in conflict_entries(conflict, conflict.updated_at, None):
-            view = view_entry.object
-            where = f"conflict {conflict.id} as {view['party']} sees it"
-            compare(where, ("conflict", conflict.id, view["declaration_id"]), view)
+        # Every side that sees the conflict was notified; each notification shows the conflict
+        # as it now is (the relay's parties: where the relay was notified).
+        relays = {recipient for c, recipient in told if c == conflict.id}
+        for recipient, view in conflict_recipients(conflict, relays):
+            where = f"conflict {conflict.id} as told to {recipient}"
+            notice = told.get((conflict.id, recipient))
+            pointer = None if notice is None else first_difference(notice.body, view)
+            if notice is None:
+                compare.problems.append(Problem("mismatch", where, "no notification told it"))
+            elif pointer is not None:
+                detail = f"differs from notification {notice.id} at {pointer}"
+                compare.problems.append(Problem("mismatch", where, detail))
     for party in parties:
         compare(f"party {party.id}", ("party", party.id, ""), party.to_json())
     for principal in principals:
@@ -95,8 +112,8 @@ def _state_key(family: str, obj: Mapping[str, Any]) -> tuple[str, str, str] | No
     """Which stored record a logged object is the latest of."""
     if family == "declaration":
         return family, str(obj.get("id")), str(obj.get("version"))
-    if family == "conflict":
-        return family, str(obj.get("id")), str(obj.get("declaration_id"))
+    if family == "notification":
+        return family, str(obj.get("id")), ""
     if family in ("party", "principal"):
         return family, str(obj.get("id")), ""
     return None

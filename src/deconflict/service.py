@@ -27,6 +27,7 @@ from deconflict.errors import (
     NotFound,
     VersionMismatch,
 )
+from deconflict.inbox import Inbox
 from deconflict.indexing import index_boxes, query_boxes
 from deconflict.ledger import (
     EVIDENCE_FORMAT,
@@ -34,13 +35,13 @@ from deconflict.ledger import (
     Ledger,
     Receipt,
     b64,
-    conflict_entries,
     declaration_entry,
     padded,
     party_entry,
     principal_entry,
 )
 from deconflict.merkle import stored_consistency_proof, stored_inclusion_proof
+from deconflict.notifications import Deadlines
 from deconflict.principals import Party, Principal, hash_token, new_token
 from deconflict.rules import RuleSet
 from deconflict.store.base import ConflictQuery, DeclarationQuery, Page, Store, StoreTxn
@@ -87,6 +88,7 @@ class Channel:
         rules: RuleSet,
         ledger: Ledger,
         *,
+        deadlines: Deadlines | None = None,
         clock: Callable[[], datetime] = utc_now,
         ids: Callable[[str], str] = new_id,
     ) -> None:
@@ -95,6 +97,7 @@ class Channel:
         self.ledger = ledger
         self._clock = clock
         self._ids = ids
+        self.inbox = Inbox(store, ledger, deadlines or Deadlines(), clock=clock, ids=ids)
 
     # principals ---------------------------------------------------------------------------
     def authenticate(self, token: str | None) -> Principal:
@@ -349,10 +352,13 @@ class Channel:
             changed.append(conflict)
             current.append(conflict)
         entries = [declaration_entry(decl, previous, decl.updated_at, who.id)]
+        entries += self.inbox.tell_release(txn, decl, now, who.id)
         hidden: list[Entry] = []
         for conflict in changed:
             told = conflict_view(who.viewer, conflict) is not None
-            (entries if told else hidden).extend(conflict_entries(conflict, now, who.id))
+            (entries if told else hidden).extend(
+                self.inbox.tell_conflict(txn, conflict, now, who.id)
+            )
         return current, self.ledger.append(txn, entries + padded(hidden, now))
 
     @staticmethod

@@ -12,14 +12,16 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from deconflict.conflicts import Conflict
 from deconflict.declarations import Declaration
 from deconflict.disclosure import Viewer
 from deconflict.indexing import Box
 from deconflict.ledger import Audience, LedgerTxn
+from deconflict.notifications import Notification
 from deconflict.principals import Party, Principal
+from deconflict.rosters import Roster
 
 __all__ = ["ConflictQuery", "DeclarationQuery", "Page", "Store", "StoreTxn"]
 
@@ -84,6 +86,29 @@ class StoreTxn(LedgerTxn, Protocol):
     def conflict_between(self, a_id: str, b_id: str) -> Conflict | None: ...
     def save_conflict(self, conflict: Conflict) -> None: ...
     def list_conflicts(self, viewer: Viewer, query: ConflictQuery) -> Page[Conflict]: ...
+
+    def get_notification(self, notification_id: str) -> Notification | None: ...
+    def notification_about(self, party: str, subject: str, subject_id: str) -> Notification | None:
+        """The one notification of a party about a subject."""
+
+    def save_notification(self, n: Notification) -> None: ...
+    def list_notifications(
+        self, party: str, state: str | None, after: int, limit: int
+    ) -> Page[Notification]: ...
+    def all_notifications(self) -> list[Notification]: ...
+    def due_notifications(self, now: datetime, limit: int) -> list[Notification]:
+        """Unacknowledged notifications whose deadline is at or before ``now``, oldest first."""
+
+    def add_event(self, party: str, kind: str, data: dict[str, Any]) -> int:
+        """Append to the party's live stream; the event's id (increasing, never reused)."""
+
+    def events_after(self, party: str, after: int, limit: int) -> list[tuple[int, str, str]]: ...
+    def last_event_id(self) -> int: ...
+    def get_roster(self, party: str) -> Roster | None: ...
+    def save_roster(self, roster: Roster) -> None: ...
+    def relay_parties(self) -> list[str]:
+        """Parties with an active relay principal: told of every conflict with a protected
+        object."""
 
     def ledger_checkpoint(self) -> str | None:
         """The latest signed checkpoint."""

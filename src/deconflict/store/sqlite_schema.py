@@ -102,4 +102,33 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        "0003_channel",
+        """
+        CREATE TABLE notifications (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            party TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            subject_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            deadline REAL,
+            body TEXT NOT NULL,
+            UNIQUE (party, subject, subject_id)
+        );
+        CREATE INDEX notifications_party ON notifications(party, seq);
+        CREATE INDEX notifications_due ON notifications(deadline) WHERE deadline IS NOT NULL;
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            party TEXT NOT NULL,
+            type TEXT NOT NULL,
+            data TEXT NOT NULL
+        );
+        CREATE INDEX events_party ON events(party, seq);
+        CREATE TABLE rosters (
+            party TEXT PRIMARY KEY,
+            body TEXT NOT NULL
+        );
+        """,
+    ),
 )
