@@ -238,6 +238,39 @@ def principals(data_dir: DataDir = Path("data")) -> None:
     console.print(table)
 
 
+@admin.command("roster")
+def roster(
+    party_id: str,
+    file: Annotated[
+        Path | None, typer.Argument(help='JSON roster to set: {"levels": [...]}.')
+    ] = None,
+    data_dir: DataDir = Path("data"),
+) -> None:
+    """Show a party's roster, or replace it from a JSON file."""
+    with _opened(data_dir) as channel:
+        if file is not None:
+            try:
+                raw = json.loads(file.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError) as exc:
+                err.print(f"{file}: {exc}", markup=False)
+                raise typer.Exit(2) from None
+            channel.inbox.set_roster(None, party_id, raw)
+        with channel.store.read() as txn:
+            current = txn.get_roster(party_id)
+    if current is None:
+        console.print(f"{party_id} has no roster: every principal of it is level 1")
+        return
+    table = Table(title=f"roster of {party_id}")
+    for col in ("level", "name", "principal", "shift (UTC)"):
+        table.add_column(col)
+    for n, level in enumerate(current.levels, start=1):
+        for m in level.members or ():
+            table.add_row(str(n), level.name, m.principal, m.shift.to_text())
+        if not level.members:
+            table.add_row(str(n), level.name, "(nobody)", "")
+    console.print(table)
+
+
 @admin.command("revoke")
 def revoke(principal_id: str, data_dir: DataDir = Path("data")) -> None:
     """Revoke a principal's token."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from deconflict.notifications import Deadlines
 from deconflict.rules import (
     DEFAULT_AIR_SEPARATION_FT,
     DEFAULT_AIR_SEPARATION_NM,
@@ -54,6 +56,26 @@ class Settings:
             " (no spaces, no '+'; e.g. ops.example.org/channel)."
         ),
     )
+    critical_deadline_s: float = field(
+        default=120.0,
+        metadata=_doc(
+            "Time to acknowledge a critical notification, per escalation level, seconds."
+        ),
+    )
+    high_deadline_s: float = field(
+        default=300.0,
+        metadata=_doc("Time to acknowledge a high notification, per escalation level, seconds."),
+    )
+    medium_deadline_s: float = field(
+        default=900.0,
+        metadata=_doc("Time to acknowledge a medium notification, per escalation level, seconds."),
+    )
+    escalation_tick_s: float = field(
+        default=1.0,
+        metadata=_doc(
+            "How often the service looks for notifications past their deadline, seconds."
+        ),
+    )
     air_separation_nm: float = field(
         default=DEFAULT_AIR_SEPARATION_NM,
         metadata=_doc(
@@ -72,6 +94,15 @@ class Settings:
     @property
     def database_path(self) -> Path:
         return self.data_dir / DATABASE_FILE
+
+    def deadlines(self) -> Deadlines:
+        """Info notifications have no deadline."""
+        return Deadlines(
+            critical=timedelta(seconds=self.critical_deadline_s),
+            high=timedelta(seconds=self.high_deadline_s),
+            medium=timedelta(seconds=self.medium_deadline_s),
+            info=None,
+        )
 
     def rules(self) -> RuleSet:
         return default_rules(

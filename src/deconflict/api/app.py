@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic.json_schema import models_json_schema
@@ -35,10 +39,23 @@ def error_codes() -> dict[str, type[DeconflictError]]:
     return found
 
 
+log = logging.getLogger(__name__)
+
 _EXTRA_CODES = {
     "method_not_allowed": "The path exists but not with this HTTP method.",
     "internal_error": "The service failed; nothing was written. Never expected.",
 }
+
+
+async def _escalate(channel: Channel, tick_s: float) -> None:
+    """The escalation driver: on start (resuming whatever fell due while the service was down)
+    and then every tick, escalate what is past its deadline."""
+    while True:
+        try:
+            await run_in_threadpool(channel.inbox.escalate_due)
+        except Exception:  # a failed tick is retried at the next; the driver must not die
+            log.exception("escalation tick failed")
+        await asyncio.sleep(tick_s)
 
 
 def create_app(settings: Settings, channel: Channel | None = None) -> FastAPI:
@@ -51,9 +68,15 @@ def create_app(settings: Settings, channel: Channel | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        if owned:
-            service.store.close()
+        driver = asyncio.create_task(_escalate(service, settings.escalation_tick_s))
+        try:
+            yield
+        finally:
+            driver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await driver
+            if owned:
+                service.store.close()
 
     app = FastAPI(
         title="deconflict",

@@ -8,9 +8,9 @@ import json
 import math
 import re
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-from deconflict.declarations import Kind, State
 from deconflict.errors import InvalidInput, PreconditionRequired
 from deconflict.volumes import parse_time
 
@@ -61,7 +61,7 @@ def parse_count(raw: str | None, name: str) -> int:
     return int(raw)
 
 
-def parse_enum(raw: str | None, name: str, cls: type[Kind] | type[State]) -> str | None:
+def parse_enum(raw: str | None, name: str, cls: type[StrEnum]) -> str | None:
     if raw is None:
         return None
     if raw not in {m.value for m in cls}:

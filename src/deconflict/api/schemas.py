@@ -12,6 +12,8 @@ from deconflict.rules import ConflictKind, Severity
 
 __all__ = [
     "WRITE_MODELS",
+    "Acknowledged",
+    "AcknowledgementIn",
     "CheckResult",
     "ConflictOut",
     "ConflictPage",
@@ -23,11 +25,15 @@ __all__ = [
     "Evidence",
     "InclusionProof",
     "LeafOut",
+    "NotificationOut",
+    "NotificationPage",
     "Outcome",
     "PartyPage",
     "PrincipalOut",
     "Problem",
     "Receipt",
+    "RosterIn",
+    "RosterOut",
     "Volume4D",
     "problem_doc",
 ]
@@ -238,6 +244,77 @@ class Evidence(BaseModel):
     entries: list[EvidenceEntry]
 
 
+class EscalationOut(BaseModel):
+    level: int
+    at: AwareDatetime
+    notified: list[str] = Field(description="principals on shift at that level then")
+    reminder: bool
+
+
+class NotificationOut(BaseModel):
+    id: str
+    party: str = Field(description="the recipient party")
+    subject: Literal["conflict", "incident", "launch_notice", "request", "message", "release"]
+    subject_id: str
+    severity: Severity
+    state: Literal["pending", "delivered", "acknowledged"]
+    version: int
+    deadline: AwareDatetime | None
+    escalation_level: int
+    conflict_id: str | None
+    declaration_id: str | None = Field(description="for a conflict, the recipient's own")
+    body: dict[str, Any] = Field(description="what the recipient is told")
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    delivered_at: AwareDatetime | None
+    delivered_to: str | None
+    delivered_via: str | None
+    acknowledged_at: AwareDatetime | None
+    acknowledged_by: str | None
+    reply: str | None
+    escalations: list[EscalationOut]
+
+
+class NotificationPage(BaseModel):
+    items: list[NotificationOut]
+    next: str | None = Field(description="cursor of the next page, or null on the last")
+
+
+class AcknowledgementIn(_Strict):
+    reply: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class Acknowledged(BaseModel):
+    notification: NotificationOut
+    receipt: Receipt
+
+
+class RosterMember(_Strict):
+    principal: str
+    shift: Annotated[
+        str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$")
+    ]
+
+
+class RosterLevelIn(_Strict):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    members: list[RosterMember]
+
+
+class RosterIn(_Strict):
+    levels: Annotated[list[RosterLevelIn], Field(min_length=1, max_length=10)]
+
+
+class RosterLevelOut(RosterLevelIn):
+    level: int
+
+
+class RosterOut(BaseModel):
+    party: str
+    levels: list[RosterLevelOut]
+    gaps: list[int] = Field(description="levels with nobody on shift now: a health alarm")
+
+
 class CheckResult(BaseModel):
     conflicts: list[ConflictOut]
 
@@ -253,6 +330,8 @@ def problem_doc(description: str) -> dict[str, Any]:
 
 
 WRITE_MODELS: tuple[type[BaseModel], ...] = (
+    AcknowledgementIn,
+    RosterIn,
     DeclarationIn,
     DeclarationPatch,
     DeclarationOut,
