@@ -248,6 +248,11 @@ EXPORTS: dict[str, list[str]] = {
         "open_note",
         "sign_note",
     ],
+    "deconflict.notice": [
+        "Notice",
+        "NoticePolicy",
+        "assess",
+    ],
     "deconflict.notifications": [
         "Deadlines",
         "EscalationRecord",

@@ -101,7 +101,8 @@ _COMMON = frozenset({"kind", "title", "volumes", "state", "callsign", "purpose"}
 _BY_KIND: Mapping[Kind, frozenset[str]] = {
     **dict.fromkeys(Kind, _COMMON),
     Kind.PROTECTED_SITE: _COMMON | {"released_to", "verification", "expires_at", "site_type"},
-    Kind.HUMANITARIAN_MOVEMENT: _COMMON | {"released_to", "verification", "expires_at"},
+    Kind.HUMANITARIAN_MOVEMENT: _COMMON
+    | {"released_to", "verification", "expires_at", "emergency"},
     Kind.COORDINATION_MEASURE: _COMMON | {"measure", "controlling_party"},
 }
 _ANY_KIND = frozenset().union(*_BY_KIND.values())
@@ -127,6 +128,10 @@ class Declaration:
     site_type: SiteType | None = None
     measure: MeasureType | None = None
     controlling_party: str | None = None
+    emergency: bool = False
+    """A humanitarian movement at short notice for a reason (a shorter minimum notice)."""
+    notice: dict[str, Any] | None = None
+    """The lead time it gave when accepted (:mod:`deconflict.notice`), set by the service."""
 
     @property
     def is_protected(self) -> bool:
@@ -161,7 +166,10 @@ class Declaration:
             "updated_at": format_time(self.updated_at),
             "callsign": self.callsign,
             "purpose": self.purpose,
+            "notice": self.notice,
         }
+        if self.kind is Kind.HUMANITARIAN_MOVEMENT:
+            out["emergency"] = self.emergency
         if self.is_protected:
             out["released_to"] = list(self.released_to)
             out["verification"] = str(self.verification)
@@ -254,6 +262,11 @@ def _fields(kind: Kind, raw: Mapping[str, Any]) -> dict[str, Any]:
         out["site_type"] = _enum(SiteType, raw["site_type"], "/site_type")
     if raw.get("measure") is not None:
         out["measure"] = _enum(MeasureType, raw["measure"], "/measure")
+    if "emergency" in raw:
+        emergency = raw["emergency"]
+        if emergency is not None and not isinstance(emergency, bool):
+            raise InvalidInput.one("/emergency", "type", "emergency is true or false")
+        out["emergency"] = bool(emergency)
     if "controlling_party" in raw:
         out["controlling_party"] = _party_list([raw["controlling_party"]], "/controlling_party")[0]
     return out
@@ -340,4 +353,6 @@ def from_json(raw: Mapping[str, Any]) -> Declaration:
         site_type=SiteType(raw["site_type"]) if raw.get("site_type") else None,
         measure=MeasureType(raw["measure"]) if raw.get("measure") else None,
         controlling_party=raw.get("controlling_party"),
+        emergency=bool(raw.get("emergency", False)),
+        notice=raw.get("notice"),
     )

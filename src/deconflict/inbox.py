@@ -69,7 +69,12 @@ class Inbox:
 
     # telling, inside the caller's write transaction ------------------------------------------
     def tell_conflict(
-        self, txn: StoreTxn, conflict: Conflict, now: datetime, by: str | None
+        self,
+        txn: StoreTxn,
+        conflict: Conflict,
+        now: datetime,
+        by: str | None,
+        notice: dict[str, Any] | None = None,
     ) -> list[Entry]:
         """Notify every party told of the conflict (create or revise); the ledger entries."""
         severity = conflict.severity if conflict.state is ConflictState.OPEN else Severity.INFO
@@ -83,6 +88,7 @@ class Inbox:
                 body=view,
                 now=now,
                 by=by,
+                notice=notice,
                 conflict_id=conflict.id,
                 declaration_id=view["declaration_id"],
             )
@@ -106,6 +112,7 @@ class Inbox:
                 body=decl.to_json(),
                 now=now,
                 by=by,
+                notice=decl.notice,
             )
             for party in decl.released_to
             if party != decl.party
@@ -123,6 +130,7 @@ class Inbox:
         body: dict[str, Any],
         now: datetime,
         by: str | None,
+        notice: dict[str, Any] | None = None,
         **links: str,
     ) -> Entry | None:
         """Create or revise the party's notification about the subject; its ledger entry, or
@@ -141,6 +149,7 @@ class Inbox:
                 now=now,
                 deadlines=self.deadlines,
                 notified=notified,
+                notice=notice,
                 **links,
             )
             change = "created"
@@ -152,6 +161,7 @@ class Inbox:
                 now=now,
                 deadlines=self.deadlines,
                 notified=notified,
+                notice=notice,
             )
             if n is old:
                 return None

@@ -123,6 +123,9 @@ class Notification:
     acknowledged_by: str | None = None
     reply: str | None = None
     escalations: tuple[EscalationRecord, ...] = field(default=())
+    notice: dict[str, Any] | None = None
+    """The lead time given by the declaration whose acceptance raised (or last revised) this
+    notification: a late one is flagged to every recipient."""
 
     @property
     def escalation(self) -> Escalation:
@@ -154,6 +157,7 @@ class Notification:
             "acknowledged_by": self.acknowledged_by,
             "reply": self.reply,
             "escalations": [e.to_json() for e in self.escalations],
+            "notice": self.notice,
         }
 
 
@@ -194,6 +198,7 @@ def from_json(raw: dict[str, Any]) -> Notification:
             )
             for e in raw["escalations"]
         ),
+        notice=raw.get("notice"),
     )
 
 
@@ -210,6 +215,7 @@ def new_notification(
     notified: tuple[str, ...],
     conflict_id: str | None = None,
     declaration_id: str | None = None,
+    notice: dict[str, Any] | None = None,
 ) -> Notification:
     """A fresh notification at level 1; ``notified`` are the principals on shift there."""
     start = Escalation.start(now, deadlines.interval(severity))
@@ -229,6 +235,7 @@ def new_notification(
         conflict_id=conflict_id,
         declaration_id=declaration_id,
         escalations=(EscalationRecord(1, now, notified),),
+        notice=notice,
     )
 
 
@@ -240,6 +247,7 @@ def revise(
     now: datetime,
     deadlines: Deadlines,
     notified: tuple[str, ...],
+    notice: dict[str, Any] | None = None,
 ) -> Notification:
     """The subject changed: the recipient is told again and must acknowledge again. Returns
     ``n`` itself when nothing the recipient is told changed."""
@@ -262,6 +270,7 @@ def revise(
         acknowledged_by=None,
         reply=None,
         escalations=(*n.escalations, EscalationRecord(1, now, notified)),
+        notice=notice,
     )
 
 

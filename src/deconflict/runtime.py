@@ -68,4 +68,10 @@ def open_channel(settings: Settings, database: Path | None = None) -> Channel:
     store = SqliteStore(
         database or settings.database_path, cache_size=settings.declaration_cache_size
     )
-    return Channel(store, settings.rules(), Ledger(signer), deadlines=settings.deadlines())
+    return Channel(
+        store,
+        settings.rules(),
+        Ledger(signer),
+        deadlines=settings.deadlines(),
+        notice_policy=settings.notice_policy(),
+    )

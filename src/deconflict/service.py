@@ -7,6 +7,7 @@ never accepted without the conflicts it has at that moment.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -41,6 +42,7 @@ from deconflict.ledger import (
     principal_entry,
 )
 from deconflict.merkle import stored_consistency_proof, stored_inclusion_proof
+from deconflict.notice import NoticePolicy, assess
 from deconflict.notifications import Deadlines
 from deconflict.principals import Party, Principal, hash_token, new_token
 from deconflict.rules import RuleSet
@@ -89,6 +91,7 @@ class Channel:
         ledger: Ledger,
         *,
         deadlines: Deadlines | None = None,
+        notice_policy: NoticePolicy | None = None,
         clock: Callable[[], datetime] = utc_now,
         ids: Callable[[str], str] = new_id,
     ) -> None:
@@ -97,6 +100,7 @@ class Channel:
         self.ledger = ledger
         self._clock = clock
         self._ids = ids
+        self.notice_policy = notice_policy or NoticePolicy()
         self.inbox = Inbox(store, ledger, deadlines or Deadlines(), clock=clock, ids=ids)
 
     # principals ---------------------------------------------------------------------------
@@ -149,6 +153,7 @@ class Channel:
     def declare(self, who: Principal, raw: Any) -> Outcome:
         self._require_writer(who)
         decl = parse_new(raw, id=self._ids("dcl"), party=who.party, now=self._clock())
+        decl = self._noticed(decl)
         with self.store.write() as txn:
             self._check_references(txn, decl)
             conflicts, receipt = self._save_and_detect(txn, who, decl, None)
@@ -172,6 +177,8 @@ class Channel:
         with self.store.write() as txn:
             current = self._editable(txn, who, declaration_id, version, fields)
             decl = apply_patch(current, raw, now=self._clock())
+            if decl.volumes != current.volumes or decl.emergency != current.emergency:
+                decl = self._noticed(decl)  # a moved window is new notice
             self._check_references(txn, decl)
             conflicts, receipt = self._save_and_detect(txn, who, decl, current)
         return Outcome(decl, self._views(who, conflicts), receipt)
@@ -280,6 +287,11 @@ class Channel:
         }
 
     # internals ----------------------------------------------------------------------------
+    def _noticed(self, decl: Declaration) -> Declaration:
+        start = min(v.time.start for v in decl.volumes)
+        notice = assess(decl.kind, decl.emergency, start, decl.updated_at, self.notice_policy)
+        return dataclasses.replace(decl, notice=notice.to_json())
+
     @staticmethod
     def _require_writer(who: Principal) -> None:
         if who.role not in WRITER_ROLES:
@@ -357,7 +369,7 @@ class Channel:
         for conflict in changed:
             told = conflict_view(who.viewer, conflict) is not None
             (entries if told else hidden).extend(
-                self.inbox.tell_conflict(txn, conflict, now, who.id)
+                self.inbox.tell_conflict(txn, conflict, now, who.id, decl.notice)
             )
         return current, self.ledger.append(txn, entries + padded(hidden, now))
 

@@ -9,6 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from deconflict.declarations import Kind
+from deconflict.notice import NoticePolicy
 from deconflict.notifications import Deadlines
 from deconflict.rules import (
     DEFAULT_AIR_SEPARATION_FT,
@@ -76,6 +78,33 @@ class Settings:
             "How often the service looks for notifications past their deadline, seconds."
         ),
     )
+    launch_notice_min_notice_h: float = field(
+        default=24.0,
+        metadata=_doc("Minimum notice of a launch notice, hours; less is flagged late."),
+    )
+    movement_min_notice_h: float = field(
+        default=48.0,
+        metadata=_doc("Minimum notice of a humanitarian movement, hours; less is flagged late."),
+    )
+    emergency_movement_min_notice_h: float = field(
+        default=24.0,
+        metadata=_doc("Minimum notice of a movement marked emergency, hours."),
+    )
+    strike_short_notice_min: float = field(
+        default=15.0,
+        metadata=_doc("A strike declared with less notice than this is flagged short, minutes."),
+    )
+    event_poll_s: float = field(
+        default=0.025,
+        metadata=_doc(
+            "How often the service looks for new events to push to live streams, seconds"
+            " (bounds the extra delay of an event)."
+        ),
+    )
+    event_keepalive_s: float = field(
+        default=15.0,
+        metadata=_doc("Longest silence on a live event stream before a keep-alive comment, seconds."),
+    )
     air_separation_nm: float = field(
         default=DEFAULT_AIR_SEPARATION_NM,
         metadata=_doc(
@@ -102,6 +131,20 @@ class Settings:
             high=timedelta(seconds=self.high_deadline_s),
             medium=timedelta(seconds=self.medium_deadline_s),
             info=None,
+        )
+
+    def notice_policy(self) -> NoticePolicy:
+        """Strikes need no minimum notice; kinds not named here need none."""
+        return NoticePolicy(
+            minimums={
+                Kind.LAUNCH_NOTICE: timedelta(hours=self.launch_notice_min_notice_h),
+                Kind.STRIKE: timedelta(0),
+                Kind.HUMANITARIAN_MOVEMENT: timedelta(hours=self.movement_min_notice_h),
+            },
+            emergency_minimums={
+                Kind.HUMANITARIAN_MOVEMENT: timedelta(hours=self.emergency_movement_min_notice_h)
+            },
+            short_under={Kind.STRIKE: timedelta(minutes=self.strike_short_notice_min)},
         )
 
     def rules(self) -> RuleSet:

@@ -105,6 +105,16 @@ class _DeclarationFields(_Strict):
     site_type: SiteType | None = Field(None, description="protected_site only")
     measure: MeasureType | None = Field(None, description="coordination_measure only")
     controlling_party: str | None = Field(None, description="coordination_measure only")
+    emergency: bool | None = Field(
+        None, description="humanitarian_movement only: a shorter minimum notice"
+    )
+
+
+class NoticeOut(BaseModel):
+    lead_time_s: float = Field(description="from acceptance to the earliest start; < 0: late")
+    minimum_s: float | None = Field(description="the kind's minimum notice; null: none")
+    late: bool
+    short: bool = Field(description="under the kind's warning threshold (strikes: 15 min)")
 
 
 class DeclarationIn(_DeclarationFields):
@@ -132,6 +142,7 @@ class DeclarationOut(_DeclarationFields):
     volumes: list[Volume4D]
     created_at: AwareDatetime
     updated_at: AwareDatetime
+    notice: NoticeOut | None = Field(description="the lead time it gave when accepted")
 
 
 class ConflictOut(BaseModel):
