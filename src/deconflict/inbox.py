@@ -79,7 +79,7 @@ class Inbox:
         """Notify every party told of the conflict (create or revise); the ledger entries."""
         severity = conflict.severity if conflict.state is ConflictState.OPEN else Severity.INFO
         told = [
-            self._tell(
+            self.tell(
                 txn,
                 party,
                 Subject.CONFLICT,
@@ -103,7 +103,7 @@ class Inbox:
         if not decl.is_protected:
             return []
         told = [
-            self._tell(
+            self.tell(
                 txn,
                 party,
                 Subject.RELEASE,
@@ -119,7 +119,7 @@ class Inbox:
         ]
         return [e for e in told if e is not None]
 
-    def _tell(
+    def tell(
         self,
         txn: StoreTxn,
         party: str,

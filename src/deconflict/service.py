@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from deconflict.conflicts import Conflict, new_conflict, refresh_conflict
+from deconflict.correspondence import Correspondence
 from deconflict.declarations import Declaration, State, apply_patch, parse_new
 from deconflict.detection import Finding, detect
 from deconflict.disclosure import WRITER_ROLES, Role, can_amend, can_see, conflict_view
@@ -102,6 +103,13 @@ class Channel:
         self._ids = ids
         self.notice_policy = notice_policy or NoticePolicy()
         self.inbox = Inbox(store, ledger, deadlines or Deadlines(), clock=clock, ids=ids)
+        self.correspondence = Correspondence(store, ledger, self.inbox, clock=clock, ids=ids)
+
+    def tick(self) -> None:
+        """What the clock does, once: escalate notifications past their deadline and expire
+        requests past theirs. The app runs it every ``escalation_tick_s``."""
+        self.inbox.escalate_due()
+        self.correspondence.expire_due()
 
     # principals ---------------------------------------------------------------------------
     def authenticate(self, token: str | None) -> Principal:

@@ -17,9 +17,12 @@ from typing import Any, Generic, Protocol, TypeVar
 from deconflict.conflicts import Conflict
 from deconflict.declarations import Declaration
 from deconflict.disclosure import Viewer
+from deconflict.incidents import Incident
 from deconflict.indexing import Box
 from deconflict.ledger import Audience, LedgerTxn
+from deconflict.messages import Message
 from deconflict.notifications import Notification
+from deconflict.permission_requests import PermissionRequest
 from deconflict.principals import Party, Principal
 from deconflict.rosters import Roster
 
@@ -109,6 +112,19 @@ class StoreTxn(LedgerTxn, Protocol):
     def relay_parties(self) -> list[str]:
         """Parties with an active relay principal: told of every conflict with a protected
         object."""
+
+    def get_incident(self, incident_id: str) -> Incident | None: ...
+    def save_incident(self, incident: Incident) -> None: ...
+    def list_incidents(self, viewer: Viewer, after: int, limit: int) -> Page[Incident]:
+        """Reports by the viewer's party or naming it; every report for the relay."""
+
+    def get_request(self, request_id: str) -> PermissionRequest | None: ...
+    def save_request(self, r: PermissionRequest) -> None: ...
+    def list_requests(self, party: str, after: int, limit: int) -> Page[PermissionRequest]: ...
+    def due_requests(self, now: datetime, limit: int) -> list[PermissionRequest]: ...
+    def get_message(self, message_id: str) -> Message | None: ...
+    def save_message(self, m: Message) -> None: ...
+    def list_messages(self, party: str, after: int, limit: int) -> Page[Message]: ...
 
     def ledger_checkpoint(self) -> str | None:
         """The latest signed checkpoint."""

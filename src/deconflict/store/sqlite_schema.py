@@ -131,4 +131,42 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        "0004_exchanges",
+        """
+        CREATE TABLE incidents (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            party TEXT NOT NULL,
+            body TEXT NOT NULL
+        );
+        CREATE INDEX incidents_party ON incidents(party, seq);
+        CREATE TABLE incident_parties (
+            incident_seq INTEGER NOT NULL REFERENCES incidents(seq),
+            party TEXT NOT NULL,
+            PRIMARY KEY (party, incident_seq)
+        ) WITHOUT ROWID;
+        CREATE TABLE requests (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            party TEXT NOT NULL,
+            to_party TEXT NOT NULL,
+            state TEXT NOT NULL,
+            respond_by REAL NOT NULL,
+            body TEXT NOT NULL
+        );
+        CREATE INDEX requests_party ON requests(party, seq);
+        CREATE INDEX requests_to ON requests(to_party, seq);
+        CREATE INDEX requests_due ON requests(respond_by) WHERE state = 'pending';
+        CREATE TABLE messages (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            party TEXT NOT NULL,
+            to_party TEXT NOT NULL,
+            body TEXT NOT NULL
+        );
+        CREATE INDEX messages_party ON messages(party, seq);
+        CREATE INDEX messages_to ON messages(to_party, seq);
+        """,
+    ),
 )
