@@ -123,4 +123,5 @@ def step(
     deadline = None if interval is None else now + interval
     if state.level < top:
         return Escalation(phase, state.level + 1, deadline), [Notify(state.level + 1)]
-    return Escalation(phase, state.level, deadline), [Remind(state.level)]
+    # At the top; or above it, when the roster was cut to fewer levels: remind the top there is.
+    return Escalation(phase, top, deadline), [Remind(top)]

@@ -175,7 +175,13 @@ class Inbox:
 
     @staticmethod
     def _roster(txn: StoreTxn, party: str) -> Roster:
-        return txn.get_roster(party) or Roster(party, ())
+        """The party's roster as it can be used now: a revoked principal is told nothing, so it
+        is on no level."""
+        roster = txn.get_roster(party)
+        if roster is None:
+            return Roster(party, ())
+        active = {p.id for p in txn.list_principals(party) if p.revoked_at is None}
+        return roster.only(active)
 
     # reading and acknowledging ------------------------------------------------------------
     def list_for(

@@ -85,6 +85,14 @@ class Roster:
             return [1]
         return [n for n in range(1, len(self.levels) + 1) if not self.on_shift(n, now)]
 
+    def only(self, principals: set[str]) -> Roster:
+        """The roster without the members not in ``principals`` (e.g. revoked ones)."""
+        levels = tuple(
+            Level(level.name, tuple(m for m in level.members if m.principal in principals))
+            for level in self.levels
+        )
+        return Roster(self.party, levels)
+
     def principals(self) -> set[str]:
         return {m.principal for level in self.levels for m in level.members}
 
