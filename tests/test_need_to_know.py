@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
-from conftest import Api
+from conftest import Api, make_channel_parties
+from deconflict.api.app import create_app
 from deconflict.disclosure import Role
-from factories import box, declaration, hospital, point, volume
+from deconflict.rules import default_rules
+from deconflict.service import Channel
+from deconflict.settings import Settings
+from deconflict.store.sqlite import SqliteStore
+from factories import box, declaration, hospital, point, throwaway_ledger, volume
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/problems/{code}")}
 
@@ -40,6 +48,17 @@ COVERED = {
     ("GET", "/v1/ledger/consistency"): "test_ledger_heads_proofs_and_key_disclose_only_hashes",
     ("GET", "/v1/ledger/leaves/{index}"): "test_another_partys_declaration_leaf_is_not_found",
     ("GET", "/v1/ledger/evidence/{object_id}"): "test_another_partys_evidence_is_not_found",
+    ("GET", "/v1/notifications"): "test_notification_lists_hold_only_the_callers_partys",
+    (
+        "GET",
+        "/v1/notifications/{notification_id}",
+    ): "test_another_partys_notification_is_not_found",
+    (
+        "POST",
+        "/v1/notifications/{notification_id}/ack",
+    ): "test_another_party_cannot_acknowledge_a_notification",
+    ("GET", "/v1/roster"): "test_a_party_reads_only_its_own_roster",
+    ("PUT", "/v1/roster"): "test_a_party_admin_cannot_change_another_partys_roster",
 }
 
 SECRET = {"callsign": "VIPER 31", "purpose": "Target: depot at grid 37S DU 1234 5678"}
@@ -68,13 +87,14 @@ def test_every_endpoint_refuses_a_missing_or_unknown_token(api: Api) -> None:
             .replace("{conflict_id}", "x")
             .replace("{object_id}", "x")
             .replace("{index}", "0")
+            .replace("{notification_id}", "x")
         )
         for headers in ({}, {"Authorization": "Bearer dcf_not-a-token"}, {"Authorization": "x"}):
             r = api.client.request(
                 method,
                 url,
                 headers=headers | {"If-Match": '"1"'},
-                json=air_op() if method in ("POST", "PATCH") else None,
+                json=air_op() if method in ("POST", "PATCH", "PUT") else None,
             )
             assert r.status_code == 401, (method, path, r.text)
             assert r.json()["code"] == "authentication_required"
@@ -531,3 +551,211 @@ def test_the_log_does_not_reveal_a_conflict_the_writer_is_not_told_of(api: Api) 
     open_for_medics = api.get("medics", "/v1/conflicts", params={"state": "open"}).json()["items"]
     assert len(open_for_medics) == hidden_before
     assert moved["hidden conflict resolved"] == moved["nothing hidden"]
+
+
+# The inbox -------------------------------------------------------------------------------------
+# A notification belongs to its recipient party: another party's answers 404 exactly as a missing
+# one does, and asking for it there neither delivers nor acknowledges it. A roster is its party's.
+
+NOTIFICATIONS = "/v1/notifications"
+T0 = datetime(2017, 4, 6, 12, 0, tzinfo=UTC)
+"""A fake clock's start, before the declarations' windows open (18:00 UTC)."""
+RUSSIAN_SECRET = {"callsign": "GROM 21", "purpose": "Escort of the convoy to Palmyra"}
+
+
+def inbox_of(api: Api, party: str) -> list[dict[str, Any]]:
+    """A party's notifications as stored, read without delivering them."""
+    with api.channel.store.read() as txn:
+        return [n.to_json() for n in txn.all_notifications() if n.party == party]
+
+
+def principal_id(api: Api, who: str) -> str:
+    found: str = api.get(who, "/v1/me").json()["id"]
+    return found
+
+
+def same_detail(r: Any, missing: Any, real_id: str, missing_id: str) -> bool:
+    ours: str = r.json()["detail"].replace(real_id, "X")
+    theirs: str = missing.json()["detail"].replace(missing_id, "X")
+    return ours == theirs
+
+
+def test_notification_lists_hold_only_the_callers_partys(api: Api) -> None:
+    ours = api.declare("coalition", air_op(**SECRET))["declaration"]
+    theirs = api.declare("russia", air_op(39.02, **RUSSIAN_SECRET))
+    (airspace,) = theirs["conflicts"]
+    site, strike_ = strike_near_hospital(api, released_to=[])
+    (hidden,) = api.get("medics", "/v1/conflicts").json()["items"]
+
+    def listed(who: str, **params: str) -> list[dict[str, Any]]:
+        r = api.get(who, NOTIFICATIONS, params=params)
+        assert r.status_code == 200, r.text
+        items: list[dict[str, Any]] = r.json()["items"]
+        return items
+
+    told = {who: listed(who) for who in ("coalition", "russia", "medics", "relay")}
+    assert {who: [n["conflict_id"] for n in items] for who, items in told.items()} == {
+        "coalition": [airspace["id"]],
+        "russia": [airspace["id"]],
+        "medics": [hidden["id"]],
+        "relay": [hidden["id"]],
+    }
+    for who, items in told.items():
+        assert all(n["party"] == who for n in items)
+    for text, secrets in (
+        (json.dumps(told["coalition"]), (theirs["declaration"]["id"], *RUSSIAN_SECRET.values())),
+        (json.dumps(told["russia"]), (ours["id"], ours["title"], *SECRET.values())),
+        (
+            json.dumps(told["medics"] + told["relay"]),
+            (strike_["declaration"]["id"], *SECRET.values()),
+        ),
+    ):
+        for secret in secrets:
+            assert secret not in text
+    assert site["id"] not in json.dumps(told["russia"])
+    # the party's other principals see the same, and a filter never widens the list
+    assert [n["id"] for n in listed("coalition_viewer")] == [n["id"] for n in told["coalition"]]
+    for state in ("pending", "delivered", "acknowledged"):
+        assert {n["id"] for n in listed("russia", state=state)} <= {n["id"] for n in told["russia"]}
+
+
+def test_another_partys_notification_is_not_found(api: Api) -> None:
+    api.declare("coalition", air_op(**SECRET))
+    api.declare("russia", air_op(39.02))
+    (mine,) = inbox_of(api, "coalition")
+    url = f"{NOTIFICATIONS}/{mine['id']}"
+    missing = api.get("russia", f"{NOTIFICATIONS}/ntf_does_not_exist")
+    for who in ("russia", "medics", "relay", "channel_admin"):
+        r = api.get(who, url)
+        assert r.status_code == missing.status_code == 404
+        assert same_detail(r, missing, mine["id"], "ntf_does_not_exist")
+        assert "ETag" not in r.headers
+        for secret in (mine["declaration_id"], *SECRET.values()):
+            assert secret not in r.text
+    # asking for it elsewhere did not deliver it
+    assert inbox_of(api, "coalition") == [mine]
+    assert api.get("coalition_viewer", url).json()["state"] == "delivered"
+
+
+def test_another_party_cannot_acknowledge_a_notification(api: Api) -> None:
+    api.declare("coalition", air_op(**SECRET))
+    api.declare("russia", air_op(39.02))
+    (mine,) = inbox_of(api, "coalition")
+    ack = {"If-Match": '"1"'}
+    for who in ("russia", "medics", "relay", "channel_admin"):
+        r = api.post(who, f"{NOTIFICATIONS}/{mine['id']}/ack", {"reply": "seen"}, headers=ack)
+        missing = api.post(who, f"{NOTIFICATIONS}/ntf_nope/ack", {"reply": "seen"}, headers=ack)
+        assert r.status_code == missing.status_code
+        assert r.status_code == (403 if who == "channel_admin" else 404)  # a role, not a lookup
+        assert same_detail(r, missing, mine["id"], "ntf_nope")
+    assert inbox_of(api, "coalition") == [mine]
+    evidence = api.get("coalition", f"{LEDGER}/evidence/{mine['id']}").json()["entries"]
+    assert [json.loads(base64.b64decode(e["leaf"]))["type"] for e in evidence] == [
+        "notification.created"
+    ]
+
+
+def a_roster(*principals: str) -> dict[str, Any]:
+    return {
+        "levels": [
+            {"name": "duty officer", "members": [{"principal": p, "shift": "00:00-00:00"}]}
+            for p in principals
+        ]
+    }
+
+
+def test_a_party_reads_only_its_own_roster(api: Api) -> None:
+    coalition_ids = [principal_id(api, w) for w in ("coalition", "coalition_viewer")]
+    api.channel.inbox.set_roster(None, "coalition", a_roster(*coalition_ids))
+    theirs = api.get("russia", "/v1/roster")
+    assert theirs.json() == {"party": "russia", "levels": [], "gaps": [1]}
+    for who in ("russia", "medics", "relay", "channel_admin"):
+        text = api.get(who, "/v1/roster").text
+        assert all(p not in text for p in coalition_ids)
+    ours = api.get("coalition_viewer", "/v1/roster").json()
+    assert ours["party"] == "coalition"
+    assert [m["principal"] for lvl in ours["levels"] for m in lvl["members"]] == coalition_ids
+
+
+def test_a_party_admin_cannot_change_another_partys_roster(api: Api) -> None:
+    api.tokens["russia_admin"] = api.channel.add_principal("russia", "admin", Role.PARTY_ADMIN)[1]
+    coalition_id = principal_id(api, "coalition")
+    api.channel.inbox.set_roster(None, "coalition", a_roster(coalition_id))
+    before = api.get("coalition", "/v1/roster").json()
+
+    def put(body: Any) -> Any:
+        return api.client.put("/v1/roster", json=body, headers=api.headers("russia_admin"))
+
+    stolen = put(a_roster(coalition_id))
+    unknown = put(a_roster("prn_nobody"))
+    assert stolen.status_code == unknown.status_code == 422
+    assert stolen.json()["errors"][0]["rule"] == "unknown_principal"
+    # a principal of another party is refused exactly as one that does not exist
+    assert same_detail(stolen, unknown, coalition_id, "prn_nobody")
+    own = put(a_roster(principal_id(api, "russia")))
+    assert (own.status_code, own.json()["party"]) == (200, "russia")
+    assert api.get("coalition", "/v1/roster").json() == before
+
+
+def test_a_hidden_conflict_is_told_to_the_sites_owner_and_the_relay_never_the_striker(
+    api: Api,
+) -> None:
+    site, strike_ = strike_near_hospital(api, released_to=[])
+    for party in ("medics", "relay"):
+        (conflict,) = api.get(party, "/v1/conflicts").json()["items"]
+        (n,) = inbox_of(api, party)
+        assert (n["conflict_id"], n["declaration_id"]) == (conflict["id"], site["id"])
+        assert n["body"] == conflict
+    assert inbox_of(api, "russia") == inbox_of(api, "coalition") == []
+    assert api.get("russia", NOTIFICATIONS).json()["items"] == []
+
+    r = api.patch("relay", f"/v1/declarations/{site['id']}", {"released_to": ["russia"]}, 1)
+    assert r.status_code == 200, r.text
+    told = {n["subject"]: n for n in inbox_of(api, "russia")}
+    assert set(told) == {"release", "conflict"}
+    assert told["release"]["subject_id"] == site["id"]
+    assert told["conflict"]["declaration_id"] == strike_["declaration"]["id"]
+    assert (
+        told["conflict"]["body"]
+        == api.get("russia", f"/v1/conflicts/{told['conflict']['conflict_id']}").json()
+    )
+    assert inbox_of(api, "coalition") == []
+
+
+def test_the_log_does_not_reveal_a_hidden_conflict_when_its_notifications_escalate(
+    tmp_path: Path,
+) -> None:
+    """Nobody acknowledges the hidden conflict's notifications to medics and the relay, so they
+    escalate at the critical deadline, two minutes after the strike. If that appends leaves
+    that a strike far from anything does not, the strike's owner learns from the public tree
+    head that it came near an unreleased hospital."""
+    growth = {}
+    for name, lon in (("near", 36.605), ("far", 30.0)):
+        now = [T0]
+        channel = Channel(
+            SqliteStore(tmp_path / f"{name}.db"),
+            default_rules(),
+            throwaway_ledger(),
+            clock=lambda now=now: now[0],
+        )
+        app = create_app(Settings(data_dir=tmp_path), channel)
+        quiet = Api(TestClient(app), make_channel_parties(channel), app)
+        try:
+            quiet.declare("medics", unreleased_hospital())
+            quiet.declare("russia", strike(lon))
+            before = log_size(quiet, "russia")
+            now[0] = T0 + timedelta(minutes=2)
+            channel.inbox.escalate_due()
+            growth[name] = log_size(quiet, "russia") - before
+        finally:
+            channel.store.close()
+    assert growth["near"] == growth["far"]
+
+
+def unreleased_hospital() -> dict[str, Any]:
+    return declaration(
+        "protected_site",
+        "Surgical hospital",
+        volume(box(36.60, 35.90, 36.602, 35.902), upper=60),
+        site_type="hospital",
+    )
