@@ -102,6 +102,16 @@ MOVE_CASES = [
         (Notify(2),),
     ),
     Move("top_level_is_reminded", (WAITING, TOP, 6), Tick(), 6, (WAITING, TOP, 8), (Remind(TOP),)),
+    # The roster was cut to fewer levels under it: the top there is now is reminded.
+    Move(
+        "level_above_a_cut_roster_reminds_its_top",
+        (WAITING, 3, 6),
+        Tick(),
+        6,
+        (WAITING, 2, 8),
+        (Remind(2),),
+        top=2,
+    ),
     Move(
         "a_party_without_roster_is_reminded_at_level_1",
         (WAITING, 1, 2),
