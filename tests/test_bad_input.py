@@ -8,6 +8,7 @@ number of declarations and that declaration (version and body) must be as before
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from conftest import PARTIES, PRINCIPALS, Api
+from deconflict.disclosure import Role
 from deconflict.ledger import HIDDEN_SLOTS
 from factories import box, declaration, line, point, volume
 
@@ -862,4 +864,226 @@ def test_bad_request_gets_a_problem_and_writes_nothing(api: Api, case: Bad) -> N
 
 def test_the_table_covers_enough_cases() -> None:
     assert len(CASES) >= 50
-    assert len({c.name for c in CASES}) == len(CASES)
+    names = [c.name for c in CASES + INBOX_CASES]
+    assert len(set(names)) == len(names)
+
+
+# The inbox ---------------------------------------------------------------------------------------
+# Every case below runs against a channel where the coalition has one pending notification (of an
+# airspace conflict with Russia) and a roster. After the request the notification, the roster,
+# the ledger and the party's event stream must be as before. ``{id}`` in a URL is the
+# notification's id, ``if_match=CURRENT`` its version; ``<name>`` in a body is the principal id of
+# conftest's principal of that name.
+
+ACK = "/v1/notifications/{id}/ack"
+NOTIFICATIONS = "/v1/notifications"
+ROSTER = "/v1/roster"
+M0 = "/levels/0/members/0"
+
+
+def ack(
+    name: str,
+    body: Any,
+    status: int = 422,
+    code: str = "invalid_input",
+    field_: str | None = None,
+    rule: str | None = None,
+    *,
+    if_match: str | bytes | None = CURRENT,
+    who: str | None = "coalition",
+    url: str = ACK,
+) -> Bad:
+    return Bad(name, status, code, field_, rule, url=url, body=body, if_match=if_match, who=who)
+
+
+def ack_raw(
+    name: str,
+    content: bytes,
+    status: int,
+    code: str,
+    field_: str | None = None,
+    rule: str | None = None,
+    content_type: str = "application/json",
+) -> Bad:
+    return Bad(
+        name,
+        status,
+        code,
+        field_,
+        rule,
+        url=ACK,
+        content=content,
+        content_type=content_type,
+        if_match=CURRENT,
+    )
+
+
+def duty(*members: tuple[Any, Any], name: Any = "duty officer") -> dict[str, Any]:
+    return {"name": name, "members": [{"principal": p, "shift": s} for p, s in members]}
+
+
+def roster(name: str, body: Any, field_: str | None, rule: str | None, **kw: Any) -> Bad:
+    kw.setdefault("who", "coalition_admin")
+    status, code = kw.pop("status", 422), kw.pop("code", "invalid_input")
+    return Bad(name, status, code, field_, rule, method="PUT", url=ROSTER, body=body, **kw)
+
+
+def listing(name: str, query: str, field_: str, rule: str) -> Bad:
+    return get(name, f"{NOTIFICATIONS}?{query}", field_, rule)
+
+
+ALWAYS = "00:00-00:00"
+ON_DUTY = ("<coalition>", ALWAYS)
+
+INBOX_CASES: list[Bad] = [
+    # GET /v1/notifications
+    listing("notifications_unknown_state", "state=read", "state", "enum"),
+    listing("notifications_state_in_capitals", "state=PENDING", "state", "enum"),
+    listing("notifications_state_of_conflicts", "state=open", "state", "enum"),
+    listing("notifications_cursor_not_base64", "cursor=!!!", "cursor", "cursor"),
+    listing("notifications_cursor_forged", "cursor=eDE=", "cursor", "cursor"),
+    listing("notifications_limit_zero", "limit=0", "limit", "limit_range"),
+    listing("notifications_limit_1001", "limit=1001", "limit", "limit_range"),
+    listing("notifications_limit_decimal", "limit=1.5", "limit", "limit_range"),
+    listing("notifications_limit_superscript_two", "limit=%C2%B2", "limit", "limit_range"),
+    # POST /v1/notifications/{id}/ack: the precondition
+    ack("ack_without_if_match", {}, 428, "precondition_required", if_match=None),
+    ack("ack_if_match_not_a_number", {}, 422, "invalid_input", "If-Match", "version",
+        if_match='"abc"'),
+    ack("ack_if_match_negative", {}, 422, "invalid_input", "If-Match", "version",
+        if_match='"-1"'),
+    ack("ack_if_match_two_versions", {}, 422, "invalid_input", "If-Match", "version",
+        if_match='"1", "2"'),
+    ack("ack_if_match_any", {}, 422, "invalid_input", "If-Match", "version", if_match="*"),
+    ack("ack_if_match_superscript_digit", {}, 422, "invalid_input", "If-Match", "version",
+        if_match=b'"\xb2"'),
+    ack("ack_stale_if_match", {}, 412, "version_mismatch", if_match='"7"'),
+    # the body
+    ack("ack_body_array", [], 422, "invalid_input", "", "type"),
+    ack("ack_body_string", "seen", 422, "invalid_input", "", "type"),
+    ack_raw("ack_body_null", b"null", 422, "invalid_input", "", "type"),
+    ack("ack_unknown_field", {"reply": "seen", "by": "prn_someone"}, 422, "invalid_input",
+        "/by", "unknown_field"),
+    ack("ack_reply_a_number", {"reply": 5}, 422, "invalid_input", "/reply", "type"),
+    ack("ack_reply_an_object", {"reply": {"text": "seen"}}, 422, "invalid_input", "/reply",
+        "type"),
+    ack("ack_reply_of_2001_chars", {"reply": "x" * 2001}, 422, "invalid_input", "/reply",
+        "length"),
+    ack_raw("ack_reply_lone_surrogate", b'{"reply": "\\ud800 seen"}', 422, "invalid_input",
+            "/reply", "unicode"),
+    ack_raw("ack_body_not_json", b"reply=seen", 422, "invalid_input", "", "json"),
+    ack_raw("ack_body_empty", b"", 422, "invalid_input", "", "required"),
+    ack_raw("ack_body_nested_1000_deep", b"[" * 1000 + b"]" * 1000, 422, "invalid_input", "",
+            "max_depth"),
+    ack_raw("ack_text_plain", b"{}", 415, "unsupported_media_type", content_type="text/plain"),
+    # who and what
+    ack("ack_by_a_viewer", {}, 403, "forbidden", who="coalition_viewer"),
+    ack("ack_unknown_notification", {}, 404, "not_found", url="/v1/notifications/ntf_nope/ack",
+        if_match='"1"'),
+    ack("ack_without_token", {}, 401, "authentication_required", who=None),
+    # PUT /v1/roster
+    roster("roster_not_an_object", [duty(ON_DUTY)], "", "type"),
+    roster("roster_without_levels", {}, "/levels", "required"),
+    roster("roster_unknown_field", {"levels": [duty(ON_DUTY)], "party": "russia"}, "/party",
+           "unknown_field"),
+    roster("roster_no_levels", {"levels": []}, "/levels", "length"),
+    roster("roster_levels_not_a_list", {"levels": duty(ON_DUTY)}, "/levels", "length"),
+    roster("roster_eleven_levels", {"levels": [duty(ON_DUTY)] * 11}, "/levels", "length"),
+    roster("roster_level_not_an_object", {"levels": ["duty officer"]}, "/levels/0", "type"),
+    roster("roster_level_unknown_field", {"levels": [duty(ON_DUTY) | {"colour": "red"}]},
+           "/levels/0/colour", "unknown_field"),
+    roster("roster_level_without_name", {"levels": [{"members": []}]}, "/levels/0/name",
+           "required"),
+    roster("roster_level_name_empty", {"levels": [duty(ON_DUTY, name="")]}, "/levels/0/name",
+           "length"),
+    roster("roster_level_name_a_number", {"levels": [duty(ON_DUTY, name=1)]},
+           "/levels/0/name", "type"),
+    roster("roster_members_not_a_list", {"levels": [{"name": "duty", "members": "all"}]},
+           "/levels/0/members", "length"),
+    roster("roster_201_members", {"levels": [duty(*[ON_DUTY] * 201)]}, "/levels/0/members",
+           "length"),
+    roster("roster_member_without_shift",
+           {"levels": [{"name": "duty", "members": [{"principal": "<coalition>"}]}]},
+           f"{M0}/shift", "required"),
+    roster("roster_member_unknown_field",
+           {"levels": [{"name": "duty", "members": [
+               {"principal": "<coalition>", "shift": ALWAYS, "role": "flag officer"}]}]},
+           f"{M0}/role", "unknown_field"),
+    roster("roster_principal_a_number", {"levels": [duty((7, ALWAYS))]}, f"{M0}/principal",
+           "type"),
+    roster("roster_principal_empty", {"levels": [duty(("", ALWAYS))]}, f"{M0}/principal",
+           "type"),
+    roster("roster_shift_to_24_00", {"levels": [duty(("<coalition>", "18:00-24:00"))]},
+           f"{M0}/shift", "shift"),
+    roster("roster_shift_local_time", {"levels": [duty(("<coalition>", "09:00+03:00-21:00"))]},
+           f"{M0}/shift", "shift"),
+    roster("roster_shift_without_minutes", {"levels": [duty(("<coalition>", "6-18"))]},
+           f"{M0}/shift", "shift"),
+    roster("roster_shift_a_number", {"levels": [duty(("<coalition>", 600))]}, f"{M0}/shift",
+           "shift"),
+    roster("roster_principal_of_another_party",
+           {"levels": [duty(ON_DUTY, ("<russia>", ALWAYS))]}, "/levels", "unknown_principal"),
+    roster("roster_unknown_principal", {"levels": [duty(("prn_nobody", ALWAYS))]}, "/levels",
+           "unknown_principal"),
+    roster("roster_by_a_duty_officer", {"levels": [duty(ON_DUTY)]}, None, None, who="coalition",
+           status=403, code="forbidden"),
+    roster("roster_by_a_viewer", {"levels": [duty(ON_DUTY)]}, None, None,
+           who="coalition_viewer", status=403, code="forbidden"),
+    Bad("roster_body_not_json", 422, "invalid_input", "", "json", method="PUT", url=ROSTER,
+        content=b"levels=1", who="coalition_admin"),
+    Bad("roster_text_plain", 415, "unsupported_media_type", method="PUT", url=ROSTER,
+        content=b'{"levels": []}', content_type="text/plain", who="coalition_admin"),
+]  # fmt: skip
+
+
+def _principals(value: Any, ids: dict[str, str]) -> Any:
+    """``value`` with every ``"<name>"`` string replaced by that principal's id."""
+    if isinstance(value, str) and value.startswith("<") and value.endswith(">"):
+        return ids[value[1:-1]]
+    if isinstance(value, list):
+        return [_principals(v, ids) for v in value]
+    if isinstance(value, dict):
+        return {k: _principals(v, ids) for k, v in value.items()}
+    return value
+
+
+def _inbox_state(api: Api, notification_id: str) -> tuple[Any, ...]:
+    with api.channel.store.read() as txn:
+        n = txn.get_notification(notification_id)
+        r = txn.get_roster("coalition")
+        return (
+            n.to_json() if n else None,
+            r.to_json() if r else None,
+            txn.ledger_size(),
+            txn.last_event_id(),
+            txn.count_declarations(),
+        )
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in INBOX_CASES])
+def test_bad_inbox_request_gets_a_problem_and_writes_nothing(api: Api, case: Bad) -> None:
+    api.tokens["coalition_admin"] = api.channel.add_principal(
+        "coalition", "coalition_admin", Role.PARTY_ADMIN
+    )[1]
+    ids = {who: api.channel.authenticate(token).id for who, token in api.tokens.items()}
+    api.channel.inbox.set_roster(None, "coalition", {"levels": [duty((ids["coalition"], ALWAYS))]})
+    api.declare("coalition", good())
+    api.declare("russia", good())
+    with api.channel.store.read() as txn:
+        (notification,) = [n for n in txn.all_notifications() if n.party == "coalition"]
+    before = _inbox_state(api, notification.id)
+    assert before[0]["state"] == "pending"
+
+    if case.body is not NO_BODY:
+        case = dataclasses.replace(case, body=_principals(case.body, ids))
+    r = _send(api, case, notification.id, notification.version)
+
+    assert r.status_code == case.status, r.text
+    assert r.headers["content-type"].split(";")[0] == "application/problem+json"
+    problem = r.json()
+    assert (problem["status"], problem["code"]) == (r.status_code, case.code)
+    assert problem["detail"]
+    if case.status == 422:
+        first = problem["errors"][0]
+        assert (first["field"], first["rule"]) == (case.field, case.rule), problem
+    assert _inbox_state(api, notification.id) == before
