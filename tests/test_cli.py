@@ -145,3 +145,84 @@ def test_a_ledger_name_with_a_space_is_refused(tmp_path: Path) -> None:
     result = runner.invoke(app, init)
     assert result.exit_code == 2
     assert "no spaces" in result.output
+
+
+def _principal(output: str) -> str:
+    """The id in ``admin add-principal``'s first line: "principal prn_… (role) of party"."""
+    return output.split("principal ", 1)[1].split(maxsplit=1)[0]
+
+
+def test_admin_roster_sets_and_shows_a_partys_roster(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    dd = ["--data-dir", data]
+    assert runner.invoke(app, ["admin", "init", *dd]).exit_code == 0
+    assert runner.invoke(app, ["admin", "add-party", "ngo", "An NGO", *dd]).exit_code == 0
+    duty = runner.invoke(app, ["admin", "add-principal", "ngo", "Duty", *dd])
+    senior = runner.invoke(app, ["admin", "add-principal", "ngo", "Senior", *dd])
+    duty_id, senior_id = _principal(duty.stdout), _principal(senior.stdout)
+    token = duty.stdout.strip().splitlines()[-1]
+
+    empty = runner.invoke(app, ["admin", "roster", "ngo", *dd])
+    assert empty.exit_code == 0
+    assert "no roster" in empty.stdout
+
+    levels = [
+        {"name": "Duty officer", "members": [{"principal": duty_id, "shift": "06:00-18:00"}]},
+        {"name": "Coordinator", "members": [{"principal": senior_id, "shift": "18:00-06:00"}]},
+    ]
+    path = tmp_path / "roster.json"
+    path.write_text(json.dumps({"levels": levels}))
+    wide = {"COLUMNS": "200"}
+    result = runner.invoke(app, ["admin", "roster", "ngo", str(path), *dd], env=wide)
+    assert result.exit_code == 0, result.output
+    shown = runner.invoke(app, ["admin", "roster", "ngo", *dd], env=wide)
+    for out in (result.stdout, shown.stdout):
+        rows = [line for line in out.splitlines() if "prn_" in line]
+        assert len(rows) == 2
+        assert all(t in rows[0] for t in ("1", "Duty officer", duty_id, "06:00-18:00"))
+        assert all(t in rows[1] for t in ("2", "Coordinator", senior_id, "18:00-06:00"))
+
+    with TestClient(create_app(Settings(data_dir=Path(data)))) as client:
+        r = client.get("/v1/roster", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+        assert r.json()["levels"] == [
+            {"level": n, **level} for n, level in enumerate(levels, start=1)
+        ]
+
+
+def test_admin_roster_refuses_a_bad_file_and_keeps_the_roster(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    dd = ["--data-dir", data]
+    runner.invoke(app, ["admin", "init", *dd])
+    for party in ("ngo", "army"):
+        runner.invoke(app, ["admin", "add-party", party, party.upper(), *dd])
+    ours = _principal(runner.invoke(app, ["admin", "add-principal", "ngo", "Duty", *dd]).stdout)
+    theirs = _principal(runner.invoke(app, ["admin", "add-principal", "army", "Duty", *dd]).stdout)
+
+    def roster_file(name: str, text: str) -> str:
+        path = tmp_path / name
+        path.write_text(text)
+        return str(path)
+
+    def member(principal: str, shift: str) -> str:
+        member = {"principal": principal, "shift": shift}
+        return json.dumps({"levels": [{"name": "Duty", "members": [member]}]})
+
+    good = roster_file("good.json", member(ours, "00:00-00:00"))
+    assert runner.invoke(app, ["admin", "roster", "ngo", good, *dd]).exit_code == 0
+    before = runner.invoke(app, ["admin", "roster", "ngo", *dd], env={"COLUMNS": "200"}).stdout
+
+    bad = {
+        "not_json": (roster_file("a.json", '{"levels": ['), "a.json"),
+        "missing": (str(tmp_path / "missing.json"), "missing.json"),
+        "bad_shift": (roster_file("b.json", member(ours, "18:00-24:00")), "/shift"),
+        "another_partys_principal": (roster_file("c.json", member(theirs, "00:00-00:00")), theirs),
+        "unknown_party": (good, "nobody"),
+    }
+    for name, (path, named) in bad.items():
+        party = "nobody" if name == "unknown_party" else "ngo"
+        result = runner.invoke(app, ["admin", "roster", party, path, *dd])
+        assert result.exit_code == 2, (name, result.output)
+        assert named in result.stderr, (name, result.stderr)
+    after = runner.invoke(app, ["admin", "roster", "ngo", *dd], env={"COLUMNS": "200"}).stdout
+    assert after == before
