@@ -20,6 +20,11 @@ EXPORTS: dict[str, list[str]] = {
         "create_app",
         "error_codes",
     ],
+    "deconflict.api.events": [
+        "Bell",
+        "StreamIds",
+        "build_events_router",
+    ],
     "deconflict.api.guard": [
         "RequestGuard",
         "json_depth",

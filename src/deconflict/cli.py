@@ -65,7 +65,13 @@ def _serve(settings: Settings) -> None:
     )
     with _key_errors(settings):
         asgi = create_app(settings)
-    uvicorn.run(asgi, host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        asgi,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        timeout_graceful_shutdown=settings.shutdown_grace_s,  # else open streams block a stop
+    )
 
 
 @contextmanager

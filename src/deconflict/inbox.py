@@ -221,6 +221,21 @@ class Inbox:
             self.ledger.append(txn, entries)
         return done
 
+    def delivered_by(
+        self, txn: StoreTxn, notification_id: str, version: int, via: str, now: datetime
+    ) -> Entry | None:
+        """Inside the caller's transaction: a party's system (not a principal) received
+        ``version`` of the notification, e.g. its webhook answered 2xx. The ledger entry, if
+        this delivered the current version."""
+        n = txn.get_notification(notification_id)
+        if n is None or n.version != version:
+            return None
+        fresh = deliver(n, via, via, now)
+        if fresh is n:
+            return None
+        self._save(txn, fresh)
+        return notification_entry(fresh, "delivered", None)
+
     def acknowledge(
         self, who: Principal, notification_id: str, version: int, raw: Any
     ) -> tuple[Notification, Receipt | None]:

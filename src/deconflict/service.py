@@ -20,6 +20,7 @@ from deconflict.correspondence import Correspondence
 from deconflict.declarations import Declaration, State, apply_patch, parse_new
 from deconflict.detection import Finding, detect
 from deconflict.disclosure import WRITER_ROLES, Role, can_amend, can_see, conflict_view
+from deconflict.dispatch import Dispatch
 from deconflict.errors import (
     AuthenticationRequired,
     FieldError,
@@ -104,6 +105,7 @@ class Channel:
         self.notice_policy = notice_policy or NoticePolicy()
         self.inbox = Inbox(store, ledger, deadlines or Deadlines(), clock=clock, ids=ids)
         self.correspondence = Correspondence(store, ledger, self.inbox, clock=clock, ids=ids)
+        self.dispatch = Dispatch(store, ledger, self.inbox, clock=clock)
 
     def tick(self) -> None:
         """What the clock does, once: escalate notifications past their deadline and expire

@@ -51,6 +51,13 @@ class Settings:
         default=100_000,
         metadata=_doc("Declarations kept parsed in memory for detection (about 2 KB each)."),
     )
+    shutdown_grace_s: int = field(
+        default=5,
+        metadata=_doc(
+            "When the server stops, how long open requests get to finish before they are cut,"
+            " seconds (live event streams never finish: their clients resume by Last-Event-ID)."
+        ),
+    )
     ledger_origin: str = field(
         default="deconflict/channel",
         metadata=_doc(
@@ -103,7 +110,9 @@ class Settings:
     )
     event_keepalive_s: float = field(
         default=15.0,
-        metadata=_doc("Longest silence on a live event stream before a keep-alive comment, seconds."),
+        metadata=_doc(
+            "Longest silence on a live event stream before a keep-alive comment, seconds."
+        ),
     )
     air_separation_nm: float = field(
         default=DEFAULT_AIR_SEPARATION_NM,

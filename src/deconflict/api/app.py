@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic.json_schema import models_json_schema
 
 from deconflict import __version__
+from deconflict.api.events import Bell
 from deconflict.api.guard import RequestGuard
 from deconflict.api.problems import install_problem_handlers, problem_response
 from deconflict.api.routes import build_router
@@ -65,16 +66,19 @@ def create_app(settings: Settings, channel: Channel | None = None) -> FastAPI:
     if channel is None:
         channel = open_channel(settings)
     service = channel
+    bell = Bell(service, poll_s=settings.event_poll_s, keepalive_s=settings.event_keepalive_s)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         driver = asyncio.create_task(_escalate(service, settings.escalation_tick_s))
+        ringing = asyncio.create_task(bell.run())
         try:
             yield
         finally:
-            driver.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await driver
+            for task in (driver, ringing):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             if owned:
                 service.store.close()
 
@@ -87,7 +91,7 @@ def create_app(settings: Settings, channel: Channel | None = None) -> FastAPI:
     )
     app.state.channel = service
     install_problem_handlers(app)
-    app.include_router(build_router(service, settings.page_limit_max))
+    app.include_router(build_router(service, settings.page_limit_max, bell))
 
     @app.get("/healthz", summary="Liveness", tags=["health"])
     async def healthz() -> dict[str, str]:

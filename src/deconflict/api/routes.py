@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from deconflict.api.events import Bell, build_events_router
 from deconflict.api.inbox_routes import build_inbox_router
 from deconflict.api.ledger_routes import build_ledger_router
 from deconflict.api.params import (
@@ -97,7 +98,7 @@ def _outcome(outcome: Outcome, status: int = 200) -> JSONResponse:
     return response
 
 
-def build_router(channel: Channel, page_limit_max: int) -> APIRouter:
+def build_router(channel: Channel, page_limit_max: int, bell: Bell) -> APIRouter:
     router = APIRouter(prefix="/v1")
 
     async def principal(
@@ -111,6 +112,7 @@ def build_router(channel: Channel, page_limit_max: int) -> APIRouter:
     caller = Depends(principal)
     router.include_router(build_ledger_router(channel, caller))
     router.include_router(build_inbox_router(channel, caller, page_limit_max))
+    router.include_router(build_events_router(bell, caller))
 
     @router.get("/me", summary="The calling principal", responses=_PROBLEMS | _ok(PrincipalOut))
     async def me(who: Principal = caller) -> JSONResponse:

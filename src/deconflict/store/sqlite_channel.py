@@ -5,15 +5,29 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from deconflict.notifications import Notification, NotificationState
 from deconflict.notifications import from_json as notification_from_json
 from deconflict.rosters import Roster, parse_roster
 from deconflict.store.base import Page
+from deconflict.webhooks import Failure, Webhook
 
 __all__ = ["ChannelTables"]
+
+
+def _webhook(row: sqlite3.Row) -> Webhook:
+    nxt = row["next_attempt"]
+    return Webhook(
+        party=row["party"],
+        url=row["url"],
+        secret=bytes(row["secret"]),
+        cursor=int(row["cursor"]),
+        attempts=int(row["attempts"]),
+        next_attempt_at=None if nxt is None else datetime.fromtimestamp(nxt, UTC),
+        last_error=row["last_error"],
+    )
 
 
 def _dumps(data: Any) -> str:
@@ -120,3 +134,52 @@ class ChannelTables:
             " ORDER BY party_id"
         ).fetchall()
         return [str(r[0]) for r in rows]
+
+    # webhooks
+    def get_webhook(self, party: str) -> Webhook | None:
+        row = self._c.execute("SELECT * FROM webhooks WHERE party = ?", (party,)).fetchone()
+        return None if row is None else _webhook(row)
+
+    def save_webhook(self, w: Webhook) -> None:
+        self._c.execute(
+            "INSERT OR REPLACE INTO webhooks VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                w.party,
+                w.url,
+                w.secret,
+                w.cursor,
+                w.attempts,
+                None if w.next_attempt_at is None else w.next_attempt_at.timestamp(),
+                w.last_error,
+            ),
+        )
+
+    def delete_webhook(self, party: str) -> bool:
+        return self._c.execute("DELETE FROM webhooks WHERE party = ?", (party,)).rowcount == 1
+
+    def webhooks_due(self, now: datetime) -> list[Webhook]:
+        """Webhooks with an event after their cursor and no retry wait pending."""
+        rows = self._c.execute(
+            "SELECT w.* FROM webhooks w WHERE (w.next_attempt IS NULL OR w.next_attempt <= ?)"
+            " AND EXISTS (SELECT 1 FROM events e WHERE e.party = w.party AND e.seq > w.cursor)",
+            (now.timestamp(),),
+        ).fetchall()
+        return [_webhook(r) for r in rows]
+
+    def add_webhook_failure(self, party: str, failure: Failure) -> None:
+        self._c.execute(
+            "INSERT INTO webhook_failures (party, event_id, at, status, error)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (party, failure.event_id, failure.at.timestamp(), failure.status, failure.error),
+        )
+
+    def webhook_failures(self, party: str, limit: int) -> list[Failure]:
+        """The party's latest delivery failures, newest first."""
+        rows = self._c.execute(
+            "SELECT event_id, at, status, error FROM webhook_failures WHERE party = ?"
+            " ORDER BY seq DESC LIMIT ?",
+            (party, limit),
+        ).fetchall()
+        return [
+            Failure(int(r[0]), datetime.fromtimestamp(r[1], UTC), r[2], str(r[3])) for r in rows
+        ]

@@ -169,4 +169,27 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX messages_to ON messages(to_party, seq);
         """,
     ),
+    (
+        "0005_webhooks",
+        """
+        CREATE TABLE webhooks (
+            party TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            secret BLOB NOT NULL,
+            cursor INTEGER NOT NULL,
+            attempts INTEGER NOT NULL,
+            next_attempt REAL,
+            last_error TEXT
+        );
+        CREATE TABLE webhook_failures (
+            seq INTEGER PRIMARY KEY,
+            party TEXT NOT NULL,
+            event_id INTEGER NOT NULL,
+            at REAL NOT NULL,
+            status INTEGER,
+            error TEXT NOT NULL
+        );
+        CREATE INDEX webhook_failures_party ON webhook_failures(party, seq);
+        """,
+    ),
 )
