@@ -31,6 +31,7 @@ from deconflict.principals import Principal
 from deconflict.rosters import Roster, parse_roster
 from deconflict.rules import Severity
 from deconflict.store.base import Page, Store, StoreTxn
+from deconflict.volumes import parse_object
 
 __all__ = ["ACKNOWLEDGING_ROLES", "RELEASE_SEVERITY", "Inbox"]
 
@@ -99,7 +100,8 @@ class Inbox:
     def tell_release(
         self, txn: StoreTxn, decl: Declaration, now: datetime, by: str | None
     ) -> list[Entry]:
-        """Notify each party a protected object is released to, again whenever it changes."""
+        """Notify each party a protected object is released to, again whenever it changes; a
+        party it is no longer released to is told so, and nothing more of it."""
         if not decl.is_protected:
             return []
         told = [
@@ -116,6 +118,20 @@ class Inbox:
             )
             for party in decl.released_to
             if party != decl.party
+        ]
+        told += [
+            self.tell(
+                txn,
+                n.party,
+                Subject.RELEASE,
+                decl.id,
+                severity=Severity.INFO,
+                body={"id": decl.id, "withdrawn": True},
+                now=now,
+                by=by,
+            )
+            for n in txn.notifications_about(Subject.RELEASE, decl.id)
+            if n.party not in decl.released_to
         ]
         return [e for e in told if e is not None]
 
@@ -239,9 +255,7 @@ class Inbox:
     def acknowledge(
         self, who: Principal, notification_id: str, version: int, raw: Any
     ) -> tuple[Notification, Receipt | None]:
-        if not isinstance(raw, dict) or set(raw) - {"reply"}:
-            raise InvalidInput.one("", "type", 'an acknowledgement is {} or {"reply": "…"}')
-        reply = raw.get("reply")
+        reply = parse_object(raw, "", {"reply"}, set()).get("reply")
         if reply is not None and not isinstance(reply, str):
             raise InvalidInput.one("/reply", "type", "a reply is text")
         if who.role not in ACKNOWLEDGING_ROLES:

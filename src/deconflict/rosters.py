@@ -21,17 +21,21 @@ A shift is ``"HH:MM-HH:MM"`` in UTC, start included and end excluded; it may cro
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
+from functools import partial
 from typing import Any
 
 from deconflict.errors import FieldError, InvalidInput
+from deconflict.volumes import parse_object
 
 __all__ = ["MAX_LEVELS", "MAX_MEMBERS", "Level", "Member", "Roster", "Shift", "parse_roster"]
 
 MAX_LEVELS = 10
 MAX_MEMBERS = 200
+_LEVEL_FIELDS = {"name", "members"}
+_MEMBER_FIELDS = {"principal", "shift"}
 _SHIFT = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-3]):([0-5][0-9])$")
 
 
@@ -122,34 +126,46 @@ def _shift(text: Any, pointer: str, errors: list[FieldError]) -> Shift | None:
     return Shift(time(h0, m0), time(h1, m1))
 
 
+def _collect(errors: list[FieldError], check: Callable[[], Any]) -> Any:
+    """``check()``, or ``None`` with its broken rules added to ``errors``."""
+    try:
+        return check()
+    except InvalidInput as exc:
+        errors.extend(exc.errors)
+        return None
+
+
 def parse_roster(party: str, raw: Any) -> Roster:
     """A roster from decoded JSON ``{"levels": [{"name", "members": [{"principal",
     "shift"}]}]}``; every broken rule is reported at once. Whether each principal belongs to
     the party is the service's check."""
-    if not isinstance(raw, Mapping) or set(raw) != {"levels"}:
-        raise InvalidInput.one("", "type", 'a roster is an object with only "levels"')
-    levels_raw = raw["levels"]
+    top = parse_object(raw, "", {"levels"}, {"levels"})
+    levels_raw = top["levels"]
     if not isinstance(levels_raw, list) or not 1 <= len(levels_raw) <= MAX_LEVELS:
         raise InvalidInput.one("/levels", "length", f"1 to {MAX_LEVELS} levels")
     errors: list[FieldError] = []
     levels: list[Level] = []
-    for i, level in enumerate(levels_raw):
+    for i, level_raw in enumerate(levels_raw):
         at = f"/levels/{i}"
-        if not isinstance(level, Mapping) or set(level) - {"name", "members"}:
-            errors.append(FieldError(at, "type", 'a level has "name" and "members" only'))
+        level = _collect(errors, partial(parse_object, level_raw, at, _LEVEL_FIELDS, _LEVEL_FIELDS))
+        if level is None:
             continue
-        name = level.get("name")
-        if not isinstance(name, str) or not 1 <= len(name) <= 100:
+        name = level["name"]
+        if not isinstance(name, str):
+            errors.append(FieldError(f"{at}/name", "type", "a name is text"))
+        elif not 1 <= len(name.strip()) <= 100:
             errors.append(FieldError(f"{at}/name", "length", "a name of 1 to 100 characters"))
-        members_raw = level.get("members")
+        members_raw = level["members"]
         if not isinstance(members_raw, list) or len(members_raw) > MAX_MEMBERS:
             errors.append(FieldError(f"{at}/members", "length", f"0 to {MAX_MEMBERS} members"))
             continue
         members: list[Member] = []
-        for j, member in enumerate(members_raw):
+        for j, member_raw in enumerate(members_raw):
             mat = f"{at}/members/{j}"
-            if not isinstance(member, Mapping) or set(member) != {"principal", "shift"}:
-                errors.append(FieldError(mat, "type", 'a member is "principal" and "shift"'))
+            member = _collect(
+                errors, partial(parse_object, member_raw, mat, _MEMBER_FIELDS, _MEMBER_FIELDS)
+            )
+            if member is None:
                 continue
             principal = member["principal"]
             if not isinstance(principal, str) or not principal:
@@ -158,7 +174,7 @@ def parse_roster(party: str, raw: Any) -> Roster:
             shift = _shift(member["shift"], f"{mat}/shift", errors)
             if shift is not None:
                 members.append(Member(principal, shift))
-        levels.append(Level(name if isinstance(name, str) else "", tuple(members)))
+        levels.append(Level(name.strip() if isinstance(name, str) else "", tuple(members)))
     if errors:
         raise InvalidInput(errors)
     return Roster(party, tuple(levels))

@@ -30,6 +30,7 @@ __all__ = [
     "TimeWindow",
     "Volume4D",
     "format_time",
+    "parse_object",
     "parse_time",
     "parse_volume",
 ]
@@ -123,7 +124,11 @@ def parse_time(raw: Any, pointer: str) -> datetime:
     return t.astimezone(UTC)
 
 
-def _object(raw: Any, pointer: str, allowed: set[str], required: set[str]) -> Mapping[str, Any]:
+def parse_object(
+    raw: Any, pointer: str, allowed: set[str], required: set[str]
+) -> Mapping[str, Any]:
+    """``raw`` if it is a JSON object with only ``allowed`` members and every ``required`` one;
+    otherwise every unknown and missing member at once."""
     if not isinstance(raw, Mapping):
         raise InvalidInput.one(pointer, "type", "expected an object")
     errors = [
@@ -152,7 +157,7 @@ def _number(raw: Any, pointer: str) -> float:
 
 
 def _altitude(raw: Any, pointer: str) -> AltitudeBand:
-    obj = _object(
+    obj = parse_object(
         raw,
         pointer,
         {"lower", "upper", "units", "reference"},
@@ -184,7 +189,7 @@ def _altitude(raw: Any, pointer: str) -> AltitudeBand:
 
 
 def _time(raw: Any, pointer: str) -> TimeWindow:
-    obj = _object(raw, pointer, {"start", "end"}, {"start", "end"})
+    obj = parse_object(raw, pointer, {"start", "end"}, {"start", "end"})
     window = TimeWindow(
         parse_time(obj["start"], f"{pointer}/start"), parse_time(obj["end"], f"{pointer}/end")
     )
@@ -200,7 +205,7 @@ def _time(raw: Any, pointer: str) -> TimeWindow:
 def parse_volume(raw: Any, pointer: str = "", *, trusted: bool = False) -> Volume4D:
     """Validate one Volume4D given as decoded JSON; ``trusted`` skips the costly geometric
     checks for volumes this service stored itself."""
-    obj = _object(
+    obj = parse_object(
         raw, pointer, {"geometry", "buffer_m", "altitude", "time"}, {"geometry", "altitude", "time"}
     )
     footprint = parse_footprint(obj["geometry"], obj.get("buffer_m"), pointer, trusted=trusted)

@@ -95,6 +95,7 @@ class StoreTxn(LedgerTxn, Protocol):
     def notification_about(self, party: str, subject: str, subject_id: str) -> Notification | None:
         """The one notification of a party about a subject."""
 
+    def notifications_about(self, subject: str, subject_id: str) -> list[Notification]: ...
     def save_notification(self, n: Notification) -> None: ...
     def list_notifications(
         self, party: str, state: str | None, after: int, limit: int

@@ -53,6 +53,14 @@ class ChannelTables:
         ).fetchone()
         return None if row is None else notification_from_json(json.loads(row[0]))
 
+    def notifications_about(self, subject: str, subject_id: str) -> list[Notification]:
+        """Every party's notification about a subject."""
+        rows = self._c.execute(
+            "SELECT body FROM notifications WHERE subject = ? AND subject_id = ? ORDER BY seq",
+            (subject, subject_id),
+        ).fetchall()
+        return [notification_from_json(json.loads(r[0])) for r in rows]
+
     def save_notification(self, n: Notification) -> None:
         # Only an unacknowledged notification with a deadline is ever due.
         due = (
