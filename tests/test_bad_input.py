@@ -1087,3 +1087,16 @@ def test_bad_inbox_request_gets_a_problem_and_writes_nothing(api: Api, case: Bad
         first = problem["errors"][0]
         assert (first["field"], first["rule"]) == (case.field, case.rule), problem
     assert _inbox_state(api, notification.id) == before
+
+
+def test_a_multipolygon_of_zero_area_parts_is_refused_not_a_server_error(api: Api) -> None:
+    """Found by the OpenAPI fuzzer on POST /v1/incidents: degenerate parts joined to nothing."""
+    flat = [[[0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]]
+    body = declaration(
+        "air_operation",
+        "Flat",
+        volume({"type": "MultiPolygon", "coordinates": [flat, flat]}),
+    )
+    r = api.post("coalition", "/v1/declarations", body)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["rule"] == "zero_area"

@@ -25,6 +25,27 @@ EXPORTS: dict[str, list[str]] = {
         "StreamIds",
         "build_events_router",
     ],
+    "deconflict.api.exchange_routes": [
+        "build_exchange_router",
+    ],
+    "deconflict.api.exchange_schemas": [
+        "AnswerIn",
+        "EXCHANGE_WRITE_MODELS",
+        "IncidentIn",
+        "IncidentOut",
+        "IncidentPage",
+        "IncidentWritten",
+        "MessageIn",
+        "MessageOut",
+        "MessagePage",
+        "MessageWritten",
+        "ReplyIn",
+        "RequestIn",
+        "RequestOut",
+        "RequestPage",
+        "RequestWritten",
+        "TemplateList",
+    ],
     "deconflict.api.guard": [
         "RequestGuard",
         "json_depth",
@@ -81,6 +102,13 @@ EXPORTS: dict[str, list[str]] = {
         "WRITE_MODELS",
         "problem_doc",
     ],
+    "deconflict.api.webhook_driver": [
+        "run_webhooks",
+    ],
+    "deconflict.api.webhook_routes": [
+        "WebhookIn",
+        "build_webhook_router",
+    ],
     "deconflict.audit": [
         "LOG_FORMAT",
         "Problem",
@@ -104,6 +132,9 @@ EXPORTS: dict[str, list[str]] = {
         "new_conflict",
         "refresh_conflict",
         "sides_of",
+    ],
+    "deconflict.correspondence": [
+        "Correspondence",
     ],
     "deconflict.declarations": [
         "DETECTABLE_STATES",
@@ -142,6 +173,10 @@ EXPORTS: dict[str, list[str]] = {
         "conflict_recipients",
         "conflict_view",
         "viewer_side",
+    ],
+    "deconflict.dispatch": [
+        "Dispatch",
+        "Outgoing",
     ],
     "deconflict.errors": [
         "AuthenticationRequired",
@@ -200,6 +235,16 @@ EXPORTS: dict[str, list[str]] = {
         "Inbox",
         "RELEASE_SEVERITY",
     ],
+    "deconflict.incidents": [
+        "FUTURE_TOLERANCE",
+        "Incident",
+        "IncidentKind",
+        "MAX_LINKS",
+        "Reply",
+        "add_reply",
+        "incident_from_json",
+        "parse_incident",
+    ],
     "deconflict.indexing": [
         "Box",
         "boxes_intersect",
@@ -245,6 +290,14 @@ EXPORTS: dict[str, list[str]] = {
         "verify_consistency",
         "verify_inclusion",
     ],
+    "deconflict.messages": [
+        "MAX_MESSAGE_CHARS",
+        "Message",
+        "message_from_json",
+        "parse_message",
+        "parse_recipient",
+        "parse_text",
+    ],
     "deconflict.notes": [
         "Checkpoint",
         "NoteError",
@@ -275,6 +328,17 @@ EXPORTS: dict[str, list[str]] = {
     "deconflict.offline": [
         "detect_all",
         "parse_feature_collection",
+    ],
+    "deconflict.permission_requests": [
+        "DEFAULT_RESPONSE_TIME",
+        "Decision",
+        "MAX_RESPONSE_TIME",
+        "PermissionRequest",
+        "RequestState",
+        "answer",
+        "expire",
+        "parse_request",
+        "request_from_json",
     ],
     "deconflict.principals": [
         "Party",
@@ -351,6 +415,9 @@ EXPORTS: dict[str, list[str]] = {
     "deconflict.store.sqlite_channel": [
         "ChannelTables",
     ],
+    "deconflict.store.sqlite_exchanges": [
+        "ExchangeTables",
+    ],
     "deconflict.store.sqlite_ledger": [
         "LedgerTables",
     ],
@@ -361,6 +428,12 @@ EXPORTS: dict[str, list[str]] = {
     ],
     "deconflict.store.sqlite_schema": [
         "MIGRATIONS",
+    ],
+    "deconflict.templates": [
+        "MAX_FIELD_CHARS",
+        "TEMPLATES",
+        "Template",
+        "render",
     ],
     "deconflict.units": [
         "ALTITUDE_TOLERANCE_M",
@@ -380,8 +453,21 @@ EXPORTS: dict[str, list[str]] = {
         "TimeWindow",
         "Volume4D",
         "format_time",
+        "parse_object",
         "parse_time",
         "parse_volume",
+    ],
+    "deconflict.webhooks": [
+        "Failure",
+        "MAX_BACKOFF",
+        "SIGNATURE_HEADER",
+        "TOLERANCE_S",
+        "Webhook",
+        "backoff",
+        "new_secret",
+        "parse_url",
+        "sign",
+        "verify",
     ],
 }
 

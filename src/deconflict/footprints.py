@@ -231,8 +231,13 @@ def _joined(shape: Shape) -> Shape:
     union = shapely.union_all(parts, grid_size=_JOIN_GRID_M)
     total = sum(p.area for p in parts)
     polys = list(getattr(union, "geoms", [union]))
-    if len(polys) == len(parts) or abs(union.area - total) > 1e-6 * total:
-        return shape
+    if (
+        not polys
+        or total <= 0.0
+        or len(polys) == len(parts)
+        or abs(union.area - total) > 1e-6 * total
+    ):
+        return shape  # nothing to join (degenerate parts are refused by the extent check)
 
     def lonlat(ring: Any) -> np.ndarray:
         return unproject(np.asarray(ring.coords, dtype=np.float64), proj, lon_c)

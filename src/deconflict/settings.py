@@ -85,6 +85,14 @@ class Settings:
             "How often the service looks for notifications past their deadline, seconds."
         ),
     )
+    webhook_tick_s: float = field(
+        default=1.0,
+        metadata=_doc("How often the service looks for events to send to webhooks, seconds."),
+    )
+    webhook_timeout_s: float = field(
+        default=5.0,
+        metadata=_doc("How long a webhook receiver has to answer before the try fails, seconds."),
+    )
     launch_notice_min_notice_h: float = field(
         default=24.0,
         metadata=_doc("Minimum notice of a launch notice, hours; less is flagged late."),

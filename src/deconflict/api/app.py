@@ -13,14 +13,18 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from deconflict import __version__
 from deconflict.api.events import Bell
+from deconflict.api.exchange_schemas import EXCHANGE_WRITE_MODELS
 from deconflict.api.guard import RequestGuard
 from deconflict.api.problems import install_problem_handlers, problem_response
 from deconflict.api.routes import build_router
 from deconflict.api.schemas import WRITE_MODELS, problem_doc
+from deconflict.api.webhook_driver import run_webhooks
+from deconflict.api.webhook_routes import WebhookIn
 from deconflict.errors import DeconflictError
 from deconflict.runtime import open_channel
 from deconflict.service import Channel
@@ -42,6 +46,9 @@ def error_codes() -> dict[str, type[DeconflictError]]:
 
 log = logging.getLogger(__name__)
 
+_INPUT_MODELS: tuple[type[BaseModel], ...] = (*WRITE_MODELS, *EXCHANGE_WRITE_MODELS, WebhookIn)
+"""Models referenced by request bodies; the core validates, these document."""
+
 _EXTRA_CODES = {
     "method_not_allowed": "The path exists but not with this HTTP method.",
     "internal_error": "The service failed; nothing was written. Never expected.",
@@ -53,7 +60,7 @@ async def _escalate(channel: Channel, tick_s: float) -> None:
     and then every tick, escalate what is past its deadline."""
     while True:
         try:
-            await run_in_threadpool(channel.inbox.escalate_due)
+            await run_in_threadpool(channel.tick)
         except Exception:  # a failed tick is retried at the next; the driver must not die
             log.exception("escalation tick failed")
         await asyncio.sleep(tick_s)
@@ -72,10 +79,13 @@ def create_app(settings: Settings, channel: Channel | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         driver = asyncio.create_task(_escalate(service, settings.escalation_tick_s))
         ringing = asyncio.create_task(bell.run())
+        hooks = asyncio.create_task(
+            run_webhooks(service.dispatch, settings.webhook_tick_s, settings.webhook_timeout_s)
+        )
         try:
             yield
         finally:
-            for task in (driver, ringing):
+            for task in (driver, ringing, hooks):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -126,7 +136,7 @@ def create_app(settings: Settings, channel: Channel | None = None) -> FastAPI:
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
             _, defs = models_json_schema(
-                [(m, "validation") for m in WRITE_MODELS],
+                [(m, "validation") for m in _INPUT_MODELS],
                 ref_template="#/components/schemas/{model}",
             )
             schema.setdefault("components", {}).setdefault("schemas", {}).update(

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from deconflict.api.events import Bell, build_events_router
+from deconflict.api.exchange_routes import build_exchange_router
 from deconflict.api.inbox_routes import build_inbox_router
 from deconflict.api.ledger_routes import build_ledger_router
 from deconflict.api.params import (
@@ -36,6 +37,7 @@ from deconflict.api.schemas import (
 from deconflict.api.schemas import (
     Outcome as OutcomeOut,
 )
+from deconflict.api.webhook_routes import build_webhook_router
 from deconflict.declarations import Kind, State
 from deconflict.errors import InvalidInput
 from deconflict.principals import Principal
@@ -113,6 +115,8 @@ def build_router(channel: Channel, page_limit_max: int, bell: Bell) -> APIRouter
     router.include_router(build_ledger_router(channel, caller))
     router.include_router(build_inbox_router(channel, caller, page_limit_max))
     router.include_router(build_events_router(bell, caller))
+    router.include_router(build_exchange_router(channel, caller, page_limit_max))
+    router.include_router(build_webhook_router(channel, caller))
 
     @router.get("/me", summary="The calling principal", responses=_PROBLEMS | _ok(PrincipalOut))
     async def me(who: Principal = caller) -> JSONResponse:
