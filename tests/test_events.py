@@ -22,10 +22,10 @@ import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from conftest import make_channel_parties
-from deconflict.api.events import StreamIds
 from deconflict.disclosure import Role
 from deconflict.notes import SignerKey
 from deconflict.runtime import LEDGER_KEY_FILE, open_channel
+from deconflict.sealing import SealedIds
 from deconflict.settings import Settings
 from factories import box, declaration, point, volume
 from servers import free_port, running
@@ -176,10 +176,10 @@ async def _listen(url: str, headers: dict[str, str], params: dict[str, str], out
         out.ended.set()
 
 
-def stream_ids(data_dir: Path) -> StreamIds:
+def stream_ids(data_dir: Path) -> SealedIds:
     """The server's id codec, from the key in its data dir: what only the service can do."""
     key = SignerKey.from_text((data_dir / LEDGER_KEY_FILE).read_text().strip())
-    return StreamIds.derived_from(key.seed)
+    return SealedIds.derived_from(key.seed)
 
 
 def serve(tmp: Path, *extra: str) -> Iterator[Served]:

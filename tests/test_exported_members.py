@@ -22,7 +22,6 @@ EXPORTS: dict[str, list[str]] = {
     ],
     "deconflict.api.events": [
         "Bell",
-        "StreamIds",
         "build_events_router",
     ],
     "deconflict.api.exchange_routes": [
@@ -377,6 +376,9 @@ EXPORTS: dict[str, list[str]] = {
         "data_dir_verifier",
         "ledger_signer",
         "open_channel",
+    ],
+    "deconflict.sealing": [
+        "SealedIds",
     ],
     "deconflict.service": [
         "Channel",

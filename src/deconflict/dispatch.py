@@ -18,6 +18,7 @@ from deconflict.errors import Forbidden, InvalidInput, NotFound
 from deconflict.inbox import Inbox
 from deconflict.ledger import Ledger
 from deconflict.principals import Principal
+from deconflict.sealing import SealedIds
 from deconflict.store.base import Store
 from deconflict.webhooks import (
     SIGNATURE_HEADER,
@@ -49,11 +50,18 @@ class Outgoing:
 
 class Dispatch:
     def __init__(
-        self, store: Store, ledger: Ledger, inbox: Inbox, *, clock: Callable[[], datetime]
+        self,
+        store: Store,
+        ledger: Ledger,
+        inbox: Inbox,
+        sealed: SealedIds,
+        *,
+        clock: Callable[[], datetime],
     ) -> None:
         self.store = store
         self.ledger = ledger
         self.inbox = inbox
+        self._sealed = sealed
         self._clock = clock
 
     # the party's settings -----------------------------------------------------------------
@@ -78,7 +86,12 @@ class Dispatch:
             failures = txn.webhook_failures(who.party, FAILURES_SHOWN)
         if w is None:
             raise NotFound("the party has no webhook")
-        return {**w.to_json(), "failures": [f.to_json() for f in failures]}
+        seal = self._sealed.event_id
+        return {
+            **w.to_json(),
+            "delivered_through": seal(w.party, w.cursor),
+            "failures": [{**f.to_json(), "event_id": seal(w.party, f.event_id)} for f in failures],
+        }
 
     def remove_webhook(self, who: Principal) -> None:
         self._admin(who)
@@ -99,15 +112,17 @@ class Dispatch:
         with self.store.read() as txn:
             for w in txn.webhooks_due(now):
                 (event_id, kind, data), *_ = txn.events_after(w.party, w.cursor, 1)
+                # The same id as on the party's live stream; never the store's own number.
+                sealed_id = self._sealed.event_id(w.party, event_id)
                 body = json.dumps(
-                    {"id": event_id, "type": kind, "data": json.loads(data)},
+                    {"id": sealed_id, "type": kind, "data": json.loads(data)},
                     separators=(",", ":"),
                     ensure_ascii=False,
                 ).encode()
                 headers = {
                     "Content-Type": "application/json",
                     SIGNATURE_HEADER: sign(w.secret, int(now.timestamp()), body),
-                    "Deconflict-Event-Id": str(event_id),
+                    "Deconflict-Event-Id": sealed_id,
                 }
                 out.append(Outgoing(w.party, w.url, event_id, w.cursor, body, headers))
         return out

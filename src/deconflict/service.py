@@ -48,6 +48,7 @@ from deconflict.notice import NoticePolicy, assess
 from deconflict.notifications import Deadlines
 from deconflict.principals import Party, Principal, hash_token, new_token
 from deconflict.rules import RuleSet
+from deconflict.sealing import SealedIds
 from deconflict.store.base import ConflictQuery, DeclarationQuery, Page, Store, StoreTxn
 from deconflict.volumes import format_time
 
@@ -105,7 +106,9 @@ class Channel:
         self.notice_policy = notice_policy or NoticePolicy()
         self.inbox = Inbox(store, ledger, deadlines or Deadlines(), clock=clock, ids=ids)
         self.correspondence = Correspondence(store, ledger, self.inbox, clock=clock, ids=ids)
-        self.dispatch = Dispatch(store, ledger, self.inbox, clock=clock)
+        self.sealed = SealedIds.derived_from(ledger.signer.seed)
+        """Event ids and list cursors as parties see them (:mod:`deconflict.sealing`)."""
+        self.dispatch = Dispatch(store, ledger, self.inbox, self.sealed, clock=clock)
 
     def tick(self) -> None:
         """What the clock does, once: escalate notifications past their deadline and expire

@@ -64,7 +64,7 @@ class Webhook:
         """What the party sees of it: never the secret."""
         return {
             "url": self.url,
-            "delivered_through": self.cursor,
+            "delivered_through": self.cursor,  # the store's number: seal it before showing
             "failed_attempts": self.attempts,
             "next_attempt_at": None
             if self.next_attempt_at is None
@@ -83,7 +83,7 @@ class Failure:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "event_id": self.event_id,
+            "event_id": self.event_id,  # the store's number: seal it before showing
             "at": self.at.isoformat().replace("+00:00", "Z"),
             "status": self.status,
             "error": self.error,

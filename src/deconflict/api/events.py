@@ -11,23 +11,16 @@ see every write. See docs/events.md.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
-import hashlib
 import json
 import logging
 import re
-import secrets
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from fastapi import APIRouter, Header, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
@@ -35,9 +28,10 @@ from fastapi.responses import StreamingResponse
 from deconflict.api.schemas import problem_doc
 from deconflict.errors import InvalidInput
 from deconflict.principals import Principal
+from deconflict.sealing import SealedIds
 from deconflict.service import Channel
 
-__all__ = ["Bell", "StreamIds", "build_events_router"]
+__all__ = ["Bell", "build_events_router"]
 
 log = logging.getLogger(__name__)
 
@@ -56,71 +50,6 @@ CLAIMS_KEPT = 10_000
 record each delivery once and not once each."""
 
 KEEPALIVE = b": keep-alive\n\n"
-_ID_TEXT = re.compile(r"[A-Za-z0-9_-]{22}")
-_TAG_BYTES = 4
-
-
-def _party_tag(party: str) -> bytes:
-    return hashlib.sha256(b"party\x00" + party.encode()).digest()[:_TAG_BYTES]
-
-
-class StreamIds:
-    """Event ids as a client sees them: the event's place in the channel-wide log, encrypted
-    with a key only the service holds and bound to one party.
-
-    The log numbers the events of all parties together, so its numbers would tell a party how
-    many events others got between two of its own: for instance that a strike it just
-    declared touched an unreleased hospital (whose owner and the relay were told). An id is
-    one AES block (the log position, 4 bytes of nonce, 4 bytes naming the party) in URL-safe
-    base64: it tells nothing and only the party's own stream accepts it.
-
-    >>> ids = StreamIds(bytes(16))
-    >>> ids.open("russia", ids.event_id("russia", 42))
-    42
-    >>> ids.open("medics", ids.event_id("russia", 42)) is None
-    True
-    >>> ids.event_id("russia", 42) == ids.event_id("russia", 42) != ids.position("russia", 42)
-    True
-    """
-
-    def __init__(self, key: bytes) -> None:
-        # One block under a secret key is a keyed permutation, not a message mode: ECB is right.
-        self._cipher = Cipher(algorithms.AES(key), modes.ECB())  # noqa: S305
-
-    @classmethod
-    def derived_from(cls, secret: bytes) -> StreamIds:
-        """Ids under a key derived from ``secret`` (the ledger's signing seed, which every
-        worker of a channel holds), so they survive restarts and work on any worker."""
-        hkdf = HKDF(algorithm=hashes.SHA256(), length=16, salt=None, info=b"deconflict/event-ids")
-        return cls(hkdf.derive(secret))
-
-    def event_id(self, party: str, seq: int) -> str:
-        """The id of an event: the same on every stream of the party."""
-        return self._seal(party, seq, bytes(4))
-
-    def position(self, party: str, seq: int) -> str:
-        """A resume point that is no event (a fresh stream's start): random each time, so two
-        of them cannot be compared to learn whether anything happened in between."""
-        return self._seal(party, seq, (secrets.randbits(32) | 1).to_bytes(4))
-
-    def open(self, party: str, text: str) -> int | None:
-        """The log position of an id given to ``party``; ``None`` for anything else."""
-        if not _ID_TEXT.fullmatch(text):
-            return None
-        try:
-            raw = base64.urlsafe_b64decode(text + "==")
-        except (binascii.Error, ValueError):
-            return None
-        decryptor = self._cipher.decryptor()
-        block = decryptor.update(raw) + decryptor.finalize()
-        if block[-_TAG_BYTES:] != _party_tag(party):
-            return None
-        return int.from_bytes(block[:8])
-
-    def _seal(self, party: str, seq: int, nonce: bytes) -> str:
-        encryptor = self._cipher.encryptor()
-        block = encryptor.update(seq.to_bytes(8) + nonce + _party_tag(party))
-        return base64.urlsafe_b64encode(block + encryptor.finalize()).rstrip(b"=").decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,11 +95,11 @@ class Bell:
     streams of revoked principals and records what streams delivered."""
 
     def __init__(
-        self, channel: Channel, *, poll_s: float, keepalive_s: float, ids: StreamIds | None = None
+        self, channel: Channel, *, poll_s: float, keepalive_s: float, ids: SealedIds | None = None
     ) -> None:
         self._store = channel.store
         self._inbox = channel.inbox
-        self.ids = ids or StreamIds.derived_from(channel.ledger.signer.seed)
+        self.ids = ids or channel.sealed
         self.poll_s = poll_s
         self.keepalive_s = keepalive_s
         self._listeners: set[_Listener] = set()
@@ -340,7 +269,7 @@ class Bell:
             log.exception("recording delivery by stream failed")
 
 
-def _resume_point(ids: StreamIds, party: str, header: str | None, query: str | None) -> int | None:
+def _resume_point(ids: SealedIds, party: str, header: str | None, query: str | None) -> int | None:
     """The position to resume after: the ``Last-Event-ID`` header (what a reconnecting
     EventSource sends), else the ``last_event_id`` parameter; ``None`` for neither."""
     for field, text in (("Last-Event-ID", header), ("last_event_id", query)):

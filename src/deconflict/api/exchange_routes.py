@@ -76,8 +76,8 @@ def build_exchange_router(channel: Channel, caller: Any, page_limit_max: int) ->
     router = APIRouter(tags=["correspondence"])
     mail = channel.correspondence
 
-    def page_args(cursor: str | None, limit: str | None) -> tuple[int, int]:
-        return decode_cursor(cursor), parse_limit(limit, page_limit_max)
+    def page_args(who: Principal, cursor: str | None, limit: str | None) -> tuple[int, int]:
+        return decode_cursor(channel.sealed, who.party, cursor), parse_limit(limit, page_limit_max)
 
     @router.post(
         "/incidents",
@@ -99,9 +99,11 @@ def build_exchange_router(channel: Channel, caller: Any, page_limit_max: int) ->
     async def incidents(
         who: Principal = caller, cursor: str | None = Query(None), limit: str | None = Query(None)
     ) -> JSONResponse:
-        page = await run_in_threadpool(mail.incidents, who, *page_args(cursor, limit))
+        page = await run_in_threadpool(mail.incidents, who, *page_args(who, cursor, limit))
         items = [i.to_json() for i in page.items]
-        return JSONResponse({"items": items, "next": encode_cursor(page.next)})
+        return JSONResponse(
+            {"items": items, "next": encode_cursor(channel.sealed, who.party, page.next)}
+        )
 
     @router.get(
         "/incidents/{incident_id}",
@@ -143,9 +145,11 @@ def build_exchange_router(channel: Channel, caller: Any, page_limit_max: int) ->
     async def requests(
         who: Principal = caller, cursor: str | None = Query(None), limit: str | None = Query(None)
     ) -> JSONResponse:
-        page = await run_in_threadpool(mail.requests, who, *page_args(cursor, limit))
+        page = await run_in_threadpool(mail.requests, who, *page_args(who, cursor, limit))
         items = [r.to_json() for r in page.items]
-        return JSONResponse({"items": items, "next": encode_cursor(page.next)})
+        return JSONResponse(
+            {"items": items, "next": encode_cursor(channel.sealed, who.party, page.next)}
+        )
 
     @router.get(
         "/requests/{request_id}",
@@ -193,9 +197,11 @@ def build_exchange_router(channel: Channel, caller: Any, page_limit_max: int) ->
     async def messages(
         who: Principal = caller, cursor: str | None = Query(None), limit: str | None = Query(None)
     ) -> JSONResponse:
-        page = await run_in_threadpool(mail.messages, who, *page_args(cursor, limit))
+        page = await run_in_threadpool(mail.messages, who, *page_args(who, cursor, limit))
         items = [m.to_json() for m in page.items]
-        return JSONResponse({"items": items, "next": encode_cursor(page.next)})
+        return JSONResponse(
+            {"items": items, "next": encode_cursor(channel.sealed, who.party, page.next)}
+        )
 
     @router.get(
         "/messages/{message_id}",

@@ -82,10 +82,12 @@ def build_inbox_router(channel: Channel, caller: Any, page_limit_max: int) -> AP
             inbox.list_for,
             who,
             parse_enum(state, "state", NotificationState),
-            decode_cursor(cursor),
+            decode_cursor(channel.sealed, who.party, cursor),
             parse_limit(limit, page_limit_max),
         )
-        return JSONResponse({"items": page.items, "next": encode_cursor(page.next)})
+        return JSONResponse(
+            {"items": page.items, "next": encode_cursor(channel.sealed, who.party, page.next)}
+        )
 
     @router.get(
         "/notifications/{notification_id}",

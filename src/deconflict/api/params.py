@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
 import re
@@ -12,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from deconflict.errors import InvalidInput, PreconditionRequired
+from deconflict.sealing import SealedIds
 from deconflict.volumes import parse_time
 
 __all__ = [
@@ -27,20 +26,19 @@ __all__ = [
 ]
 
 
-def encode_cursor(seq: int | None) -> str | None:
-    return None if seq is None else base64.urlsafe_b64encode(f"s{seq}".encode()).decode()
+def encode_cursor(sealed: SealedIds, party: str, seq: int | None) -> str | None:
+    """The cursor of the next page, sealed for the caller's party: the store's row numbers
+    would show how many rows other parties got in between (:mod:`deconflict.sealing`)."""
+    return None if seq is None else sealed.position(party, seq)
 
 
-def decode_cursor(raw: str | None) -> int:
+def decode_cursor(sealed: SealedIds, party: str, raw: str | None) -> int:
     if raw is None:
         return 0
-    try:
-        text = base64.urlsafe_b64decode(raw.encode("ascii")).decode("ascii")
-    except (binascii.Error, UnicodeError, ValueError):
-        text = ""
-    if not (text.startswith("s") and text[1:].isdigit() and len(text) < 20):
-        raise InvalidInput.one("cursor", "cursor", "not a cursor this service returned")
-    return int(text[1:])
+    seq = sealed.open(party, raw)
+    if seq is None:
+        raise InvalidInput.one("cursor", "cursor", "not a cursor this service gave your party")
+    return seq
 
 
 def parse_limit(raw: str | None, maximum: int) -> int:

@@ -167,7 +167,7 @@ def build_router(channel: Channel, page_limit_max: int, bell: Bell) -> APIRouter
         limit: str | None = Query(None),
     ) -> JSONResponse:
         query = DeclarationQuery(
-            after=decode_cursor(cursor),
+            after=decode_cursor(channel.sealed, who.party, cursor),
             limit=parse_limit(limit, page_limit_max),
             kind=parse_enum(kind, "kind", Kind),
             state=parse_enum(state, "state", State),
@@ -176,7 +176,12 @@ def build_router(channel: Channel, page_limit_max: int, bell: Bell) -> APIRouter
             bbox=parse_bbox(bbox),
         )
         page = await run_in_threadpool(channel.list_declarations, who, query)
-        return _json({"items": [d.to_json() for d in page.items], "next": encode_cursor(page.next)})
+        return _json(
+            {
+                "items": [d.to_json() for d in page.items],
+                "next": encode_cursor(channel.sealed, who.party, page.next),
+            }
+        )
 
     @router.get(
         "/declarations/{declaration_id}",
@@ -241,13 +246,15 @@ def build_router(channel: Channel, page_limit_max: int, bell: Bell) -> APIRouter
         if state is not None and state not in ("open", "resolved"):
             raise InvalidInput.one("state", "enum", "one of: open, resolved")
         query = ConflictQuery(
-            after=decode_cursor(cursor),
+            after=decode_cursor(channel.sealed, who.party, cursor),
             limit=parse_limit(limit, page_limit_max),
             state=state,
             declaration_id=declaration_id,
         )
         page = await run_in_threadpool(channel.list_conflicts, who, query)
-        return _json({"items": page.items, "next": encode_cursor(page.next)})
+        return _json(
+            {"items": page.items, "next": encode_cursor(channel.sealed, who.party, page.next)}
+        )
 
     @router.get(
         "/conflicts/{conflict_id}",

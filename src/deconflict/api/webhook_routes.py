@@ -27,7 +27,7 @@ class WebhookSet(BaseModel):
 
 
 class FailureOut(BaseModel):
-    event_id: int
+    event_id: str = Field(description="the event's id, as on the party's live stream")
     at: AwareDatetime
     status: int | None = Field(description="the receiver's HTTP status; null: not reached")
     error: str
@@ -35,7 +35,9 @@ class FailureOut(BaseModel):
 
 class WebhookOut(BaseModel):
     url: str
-    delivered_through: int = Field(description="id of the last event the receiver took (2xx)")
+    delivered_through: str = Field(
+        description="id of the last event the receiver took (2xx), as on the live stream"
+    )
     failed_attempts: int
     next_attempt_at: AwareDatetime | None
     last_error: str | None
