@@ -74,4 +74,5 @@ def open_channel(settings: Settings, database: Path | None = None) -> Channel:
         Ledger(signer),
         deadlines=settings.deadlines(),
         notice_policy=settings.notice_policy(),
+        line_test_times=settings.line_tests(),
     )

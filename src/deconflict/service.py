@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from datetime import time as clock_time
 from typing import Any
 
 from deconflict.conflicts import Conflict, new_conflict, refresh_conflict
@@ -44,6 +45,7 @@ from deconflict.ledger import (
     principal_entry,
 )
 from deconflict.merkle import stored_consistency_proof, stored_inclusion_proof
+from deconflict.monitoring import Monitor
 from deconflict.notice import NoticePolicy, assess
 from deconflict.notifications import Deadlines
 from deconflict.principals import Party, Principal, hash_token, new_token
@@ -95,6 +97,7 @@ class Channel:
         *,
         deadlines: Deadlines | None = None,
         notice_policy: NoticePolicy | None = None,
+        line_test_times: Sequence[clock_time] = (),
         clock: Callable[[], datetime] = utc_now,
         ids: Callable[[str], str] = new_id,
     ) -> None:
@@ -106,15 +109,20 @@ class Channel:
         self.notice_policy = notice_policy or NoticePolicy()
         self.inbox = Inbox(store, ledger, deadlines or Deadlines(), clock=clock, ids=ids)
         self.correspondence = Correspondence(store, ledger, self.inbox, clock=clock, ids=ids)
+        self.monitor = Monitor(
+            store, ledger, self.inbox, clock=clock, line_test_times=line_test_times
+        )
         self.sealed = SealedIds.derived_from(ledger.signer.seed)
         """Event ids and list cursors as parties see them (:mod:`deconflict.sealing`)."""
         self.dispatch = Dispatch(store, ledger, self.inbox, self.sealed, clock=clock)
 
     def tick(self) -> None:
-        """What the clock does, once: escalate notifications past their deadline and expire
-        requests past theirs. The app runs it every ``escalation_tick_s``."""
+        """What the clock does, once: escalate notifications past their deadline, expire
+        requests past theirs, send due line tests. The app runs it every
+        ``escalation_tick_s``."""
         self.inbox.escalate_due()
         self.correspondence.expire_due()
+        self.monitor.tick()
 
     # principals ---------------------------------------------------------------------------
     def authenticate(self, token: str | None) -> Principal:
@@ -124,6 +132,7 @@ class Channel:
             principal = txn.principal_by_token(hash_token(token))
         if principal is None:
             raise AuthenticationRequired("the bearer token is unknown or revoked")
+        self.monitor.seen(principal.party)
         return principal
 
     def add_party(self, party_id: str, name: str) -> Party:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
 from deconflict.declarations import Kind
+from deconflict.health import parse_line_test_times
 from deconflict.notice import NoticePolicy
 from deconflict.notifications import Deadlines
 from deconflict.rules import (
@@ -93,6 +94,12 @@ class Settings:
         default=5.0,
         metadata=_doc("How long a webhook receiver has to answer before the try fails, seconds."),
     )
+    line_test_times: str = field(
+        default="",
+        metadata=_doc(
+            "UTC times of day a line test goes to every party, e.g. 06:00,18:00; empty: none."
+        ),
+    )
     launch_notice_min_notice_h: float = field(
         default=24.0,
         metadata=_doc("Minimum notice of a launch notice, hours; less is flagged late."),
@@ -150,6 +157,9 @@ class Settings:
             info=None,
         )
 
+    def line_tests(self) -> tuple[time, ...]:
+        return parse_line_test_times(self.line_test_times)
+
     def notice_policy(self) -> NoticePolicy:
         """Strikes need no minimum notice; kinds not named here need none."""
         return NoticePolicy(
@@ -189,6 +199,8 @@ class Settings:
             )
             if isinstance(value, int | float) and not value > 0:
                 raise ValueError(f"setting {name} must be positive")
+            if name == "line_test_times":
+                parse_line_test_times(text)  # a bad time raises ValueError here
             changes[name] = value
         return dataclasses.replace(self, **changes)
 

@@ -26,6 +26,7 @@ from deconflict.store.base import ConflictQuery, DeclarationQuery, Page
 from deconflict.store.cache import DeclarationCache
 from deconflict.store.sqlite_channel import ChannelTables
 from deconflict.store.sqlite_exchanges import ExchangeTables
+from deconflict.store.sqlite_health import HealthTables
 from deconflict.store.sqlite_ledger import LedgerTables
 from deconflict.store.sqlite_records import conflict_from_json, conflict_to_json, principal_from_row
 from deconflict.store.sqlite_schema import MIGRATIONS
@@ -57,7 +58,7 @@ def _page(rows: list[Any], limit: int, load: Callable[[Any], T]) -> Page[T]:
     return Page([load(r) for r in rows], rows[-1][0] if more and rows else None)
 
 
-class SqliteTxn(LedgerTables, ChannelTables, ExchangeTables):
+class SqliteTxn(LedgerTables, ChannelTables, ExchangeTables, HealthTables):
     """Everything the service does inside one transaction."""
 
     def __init__(self, conn: sqlite3.Connection, cache: DeclarationCache) -> None:

@@ -192,4 +192,23 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX webhook_failures_party ON webhook_failures(party, seq);
         """,
     ),
+    (
+        "0006_health",
+        """
+        CREATE TABLE suspensions (
+            party TEXT PRIMARY KEY,
+            since REAL NOT NULL,
+            reason TEXT NOT NULL,
+            by TEXT NOT NULL
+        );
+        CREATE TABLE party_seen (
+            party TEXT PRIMARY KEY,
+            at REAL NOT NULL
+        );
+        CREATE TABLE line_tests (
+            party TEXT PRIMARY KEY,
+            scheduled_for REAL NOT NULL
+        );
+        """,
+    ),
 )
