@@ -138,3 +138,63 @@ def test_roster_gaps_are_shown_to_their_own_party_only(world: World) -> None:
     assert world.health_of("coalition", "coalition")["roster_gaps"] == [1]
     assert world.health_of("russia", "coalition")["roster_gaps"] is None
     assert "nobody_on_shift" in world.health_of("russia", "coalition")["alarms"]
+
+
+def test_figures_count_what_each_party_was_told_and_how_fast_it_answered(world: World) -> None:
+    sortie = declaration("air_operation", "CAP", volume(point(38.0, 35.0), buffer_m=5_000))
+    world.channel.declare(world.who("coalition"), sortie)
+    world.channel.declare(world.who("russia"), sortie)  # a high conflict: 5 minutes each level
+    world.clock.now = T0 + timedelta(seconds=90)
+    (mine,) = world.channel.inbox.list_for(world.who("coalition"), None, 0, 100).items
+    world.channel.inbox.acknowledge(world.who("coalition"), mine["id"], mine["version"], {})
+    world.clock.now = T0 + timedelta(minutes=5)
+    world.channel.inbox.escalate_due()  # russia's, unacknowledged, is overdue
+
+    coalition = world.channel.monitor.figures(world.who("coalition"))
+    assert coalition["party"]["sent"] == 1
+    assert coalition["party"]["acknowledged"] == 1
+    assert coalition["party"]["time_to_acknowledge_s"] == {"median": 90.0, "p90": 90.0}
+    assert coalition["channel"]["sent"] == 2
+    assert coalition["channel"]["overdue"] == 1
+    russia = world.channel.monitor.figures(world.who("russia"))
+    assert russia["party"]["overdue"] == 1
+    assert russia["party"]["reminders"] == 1  # no roster: its one level is reminded
+
+
+def test_figures_count_incidents_against_an_object_after_it_was_acknowledged(
+    world: World,
+) -> None:
+    hospital = declaration(
+        "protected_site",
+        "Field hospital",
+        volume(point(36.6, 35.9), buffer_m=100),
+        released_to=["russia"],
+    )
+    site = world.channel.declare(world.who("medics"), hospital).declaration
+    (told,) = [
+        n
+        for n in world.channel.inbox.list_for(world.who("russia"), None, 0, 100).items
+        if n["subject"] == "release"
+    ]
+    world.clock.now = T0 + timedelta(minutes=3)
+    world.channel.inbox.acknowledge(world.who("russia"), told["id"], told["version"], {})
+    report = {
+        "kind": "strike_on_protected_object",
+        "title": "Hospital struck",
+        "place": {"geometry": point(36.6, 35.9), "buffer_m": 200},
+        "parties": ["russia"],
+        "declaration_ids": [site.id],
+    }
+    world.clock.now = T0 + timedelta(hours=2)
+    before = {**report, "occurred_at": "2017-04-07T07:01:00Z"}  # before the acknowledgement
+    after = {**report, "occurred_at": "2017-04-07T08:30:00Z"}
+    for body in (before, after):
+        world.channel.correspondence.report(world.who("medics"), body)
+
+    (obj,) = world.channel.monitor.figures(world.who("medics"))["protected_objects"]
+    assert obj["id"] == site.id
+    assert obj["notified"] == [
+        {"party": "russia", "state": "acknowledged", "acknowledged_at": "2017-04-07T07:03:00Z"}
+    ]
+    assert (obj["incidents"], obj["incidents_after_acknowledgement"]) == (2, 1)
+    assert world.channel.monitor.figures(world.who("russia"))["protected_objects"] == []

@@ -6,10 +6,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from deconflict.disclosure import Role
+from deconflict.declarations import PROTECTED_KINDS, Declaration
+from deconflict.disclosure import Role, Viewer
 from deconflict.errors import Forbidden, IllegalTransition
+from deconflict.figures import notification_figures, protected_object_figures
 from deconflict.health import LINE_TEST_TEMPLATE, PartyHealth, Suspension, due_line_test
 from deconflict.inbox import Inbox
 from deconflict.ledger import EVERYONE, Entry, Ledger, Receipt
@@ -18,7 +20,7 @@ from deconflict.notifications import Subject
 from deconflict.principals import Principal
 from deconflict.rosters import Roster
 from deconflict.rules import Severity
-from deconflict.store.base import Store
+from deconflict.store.base import DeclarationQuery, Page, Store
 from deconflict.templates import TEMPLATES
 from deconflict.volumes import format_time, parse_object
 
@@ -179,3 +181,39 @@ class Monitor:
                 h.to_json(now, self.not_seen_after, own=h.party == who.party) for h in rows
             ],
         }
+
+    # figures ------------------------------------------------------------------------------
+    def figures(self, who: Principal) -> dict[str, Any]:
+        """The caller's party's figures, the channel's as a whole (numbers only), and for each
+        of the party's protected objects who was told of it and what happened to it since."""
+        with self.store.read() as txn:
+            everyone = txn.all_notifications()
+            viewer = Viewer(who.party, Role.DUTY_OFFICER)
+
+            def protected(after: int) -> Page[Declaration]:
+                page = txn.list_declarations(viewer, DeclarationQuery(after=after, limit=1000))
+                return Page([d for d in page.items if d.kind in PROTECTED_KINDS], page.next)
+
+            own = [d for d in _all_pages(protected) if d.party == who.party]
+            releases = [n for d in own for n in txn.notifications_about(Subject.RELEASE, d.id)]
+            incidents = _all_pages(lambda after: txn.list_incidents(who.viewer, after, 1000))
+        return {
+            "generated_at": format_time(self._clock()),
+            "party": notification_figures(n for n in everyone if n.party == who.party),
+            "channel": notification_figures(everyone),
+            "protected_objects": protected_object_figures(own, releases, incidents),
+        }
+
+
+T = TypeVar("T")
+
+
+def _all_pages(fetch: Callable[[int], Page[T]]) -> list[T]:
+    out: list[T] = []
+    after = 0
+    while True:
+        page = fetch(after)
+        out += page.items
+        if page.next is None:
+            return out
+        after = page.next

@@ -53,6 +53,15 @@ class ReceiptOnly(BaseModel):
     receipt: Receipt
 
 
+class FiguresOut(BaseModel):
+    generated_at: AwareDatetime
+    party: dict[str, Any] = Field(description="the caller's party's notifications")
+    channel: dict[str, Any] = Field(description="every party's, as numbers only")
+    protected_objects: list[dict[str, Any]] = Field(
+        description="the caller's party's: who was notified, who acknowledged, incidents since"
+    )
+
+
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: problem_doc("no valid bearer token"),
     403: problem_doc("only the party's admin may suspend or resume its participation"),
@@ -72,6 +81,14 @@ def build_health_router(channel: Channel, caller: Any) -> APIRouter:
     )
     async def health(who: Principal = caller) -> JSONResponse:
         return JSONResponse(await run_in_threadpool(monitor.report, who))
+
+    @router.get(
+        "/figures",
+        summary="Notifications sent, acknowledged, overdue; time to acknowledge; escalations",
+        responses=_PROBLEMS | {200: {"model": FiguresOut}},
+    )
+    async def figures(who: Principal = caller) -> JSONResponse:
+        return JSONResponse(await run_in_threadpool(monitor.figures, who))
 
     @router.post(
         "/suspension",
