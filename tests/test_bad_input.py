@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from conftest import PARTIES, PRINCIPALS, Api
-from deconflict.disclosure import Role
+from deconflict.disclosure import Role, Viewer
 from deconflict.ledger import HIDDEN_SLOTS
 from factories import box, declaration, line, point, volume
 
@@ -864,7 +864,7 @@ def test_bad_request_gets_a_problem_and_writes_nothing(api: Api, case: Bad) -> N
 
 def test_the_table_covers_enough_cases() -> None:
     assert len(CASES) >= 50
-    names = [c.name for c in CASES + INBOX_CASES]
+    names = [c.name for c in CASES + INBOX_CASES + EXCHANGE_CASES]
     assert len(set(names)) == len(names)
 
 
@@ -1100,3 +1100,309 @@ def test_a_multipolygon_of_zero_area_parts_is_refused_not_a_server_error(api: Ap
     r = api.post("coalition", "/v1/declarations", body)
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["rule"] == "zero_area"
+
+
+# Correspondence and the webhook ------------------------------------------------------------------
+# Every case below runs against a channel where the coalition has reported an incident to Russia,
+# asked Russia a pending request (``{request}`` in a URL, ``if_match=CURRENT`` its version) and sent
+# it a message, and where the coalition's admin has set its webhook. After the request the
+# incidents, requests, messages, webhooks, ledger and event log must be as before.
+
+INCIDENTS = "/v1/incidents"
+REQUESTS = "/v1/requests"
+MESSAGES = "/v1/messages"
+REPLIES = "/v1/incidents/{incident}/replies"
+ANSWER = "/v1/requests/{request}/answer"
+WEBHOOK = "/v1/webhook"
+HOOK_URL = "http://127.0.0.1:9/coalition-hook"
+
+
+def an_incident(**extra: Any) -> dict[str, Any]:
+    """A valid incident report: every case below breaks one thing in it."""
+    body = {
+        "kind": "unsafe_intercept",
+        "title": "Su-35 passed 150 m ahead of our P-8",
+        "occurred_at": "2017-06-18T14:40:00Z",
+        "place": {"geometry": point(38.0, 35.9), "buffer_m": 500},
+        "parties": ["russia"],
+    }
+    return {k: v for k, v in (body | extra).items() if v is not NO_BODY}
+
+
+def crossing(**extra: Any) -> dict[str, Any]:
+    body = {
+        "to": "russia",
+        "template": "request_to_cross_line",
+        "fields": {"line": "the Euphrates", "time": "16:00Z", "what": "two F/A-18E"},
+    }
+    return {k: v for k, v in (body | extra).items() if v is not NO_BODY}
+
+
+def exchange(
+    name: str,
+    url: str,
+    body: Any,
+    field_: str | None = None,
+    rule: str | None = None,
+    *,
+    status: int = 422,
+    code: str = "invalid_input",
+    **kw: Any,
+) -> Bad:
+    return Bad(name, status, code, field_, rule, url=url, body=body, **kw)
+
+
+def answering(
+    name: str, body: Any, field_: str | None = None, rule: str | None = None, **kw: Any
+) -> Bad:
+    kw.setdefault("if_match", CURRENT)
+    kw.setdefault("who", "russia")
+    return exchange(name, ANSWER, body, field_, rule, **kw)
+
+
+def hook(
+    name: str, body: Any, field_: str | None = None, rule: str | None = None, **kw: Any
+) -> Bad:
+    kw.setdefault("who", "coalition_admin")
+    return exchange(name, WEBHOOK, body, field_, rule, method="PUT", **kw)
+
+
+BOW_TIE = {
+    "type": "Polygon",
+    "coordinates": [[[36, 35], [36.5, 35.5], [36.5, 35], [36, 35.5], [36, 35]]],
+}
+
+EXCHANGE_CASES: list[Bad] = [
+    # POST /v1/incidents
+    exchange("incident_body_array", INCIDENTS, [an_incident()], "", "type"),
+    exchange("incident_without_parties", INCIDENTS, an_incident(parties=NO_BODY), "/parties",
+             "required"),
+    exchange("incident_without_place", INCIDENTS, an_incident(place=NO_BODY), "/place",
+             "required"),
+    exchange("incident_unknown_field", INCIDENTS, an_incident(severity="high"), "/severity",
+             "unknown_field"),
+    exchange("incident_unknown_kind", INCIDENTS, an_incident(kind="dogfight"), "/kind", "enum"),
+    exchange("incident_kind_a_list", INCIDENTS, an_incident(kind=["near_miss"]), "/kind", "enum"),
+    exchange("incident_blank_title", INCIDENTS, an_incident(title="  "), "/title", "length"),
+    exchange("incident_title_of_201_chars", INCIDENTS, an_incident(title="x" * 201), "/title",
+             "length"),
+    exchange("incident_escape_in_description", INCIDENTS,
+             an_incident(description="x\u001b[31m"), "/description", "control_character"),
+    exchange("incident_in_the_future", INCIDENTS, an_incident(occurred_at="2199-01-01T00:00:00Z"),
+             "/occurred_at", "in_future"),
+    exchange("incident_time_without_offset", INCIDENTS,
+             an_incident(occurred_at="2017-06-18T14:40:00"), "/occurred_at", "time_offset"),
+    exchange("incident_point_without_buffer", INCIDENTS,
+             an_incident(place={"geometry": point(38.0, 35.9)}), "/place/buffer_m",
+             "buffer_required"),
+    exchange("incident_place_unknown_member", INCIDENTS,
+             an_incident(place={"geometry": point(38.0, 35.9), "buffer_m": 5, "radius": 5}),
+             "/place", "type"),
+    exchange("incident_place_bow_tie", INCIDENTS, an_incident(place={"geometry": BOW_TIE}),
+             "/place/geometry", "self_intersection"),
+    exchange("incident_place_lat_out_of_range", INCIDENTS,
+             an_incident(place={"geometry": point(38.0, 95.0), "buffer_m": 500}),
+             "/place/geometry/coordinates/1", "lat_range"),
+    exchange("incident_naming_its_own_party", INCIDENTS, an_incident(parties=["coalition"]),
+             "/parties", "other_party"),
+    exchange("incident_naming_nobody", INCIDENTS, an_incident(parties=[]), "/parties",
+             "other_party"),
+    exchange("incident_unknown_party", INCIDENTS, an_incident(parties=["nobody"]), "/parties/0",
+             "unknown_party"),
+    exchange("incident_malformed_party_id", INCIDENTS, an_incident(parties=["Not A Party"]),
+             "/parties/0", "type"),
+    exchange("incident_21_parties", INCIDENTS, an_incident(parties=["russia"] * 21), "/parties",
+             "type"),
+    exchange("incident_declaration_ids_null", INCIDENTS, an_incident(declaration_ids=None),
+             "/declaration_ids", "type"),
+    exchange("incident_unknown_declaration", INCIDENTS,
+             an_incident(declaration_ids=["dcl_nope"]), "/declaration_ids/0",
+             "unknown_declaration"),
+    exchange("incident_by_a_viewer", INCIDENTS, an_incident(), status=403, code="forbidden",
+             who="coalition_viewer"),
+    Bad("incident_body_not_json", 422, "invalid_input", "", "json", url=INCIDENTS,
+        content=b"kind=near_miss"),
+    Bad("incident_text_plain", 415, "unsupported_media_type", url=INCIDENTS,
+        content=json.dumps(an_incident()).encode(), content_type="text/plain"),
+    # POST /v1/incidents/{id}/replies
+    exchange("reply_without_text", REPLIES, {}, "", "type", who="russia"),
+    exchange("reply_with_a_party", REPLIES, {"text": "Not us.", "party": "medics"}, "", "type",
+             who="russia"),
+    exchange("reply_blank", REPLIES, {"text": " \n "}, "/text", "length", who="russia"),
+    exchange("reply_of_4001_chars", REPLIES, {"text": "x" * 4001}, "/text", "length",
+             who="russia"),
+    exchange("reply_nul", REPLIES, {"text": "a\u0000b"}, "/text", "control_character",
+             who="russia"),
+    exchange("reply_by_the_relay", REPLIES, {"text": "Noted."}, status=403, code="forbidden",
+             who="relay"),
+    exchange("reply_by_a_party_not_named", REPLIES, {"text": "Noted."}, status=404,
+             code="not_found", who="medics"),
+    exchange("reply_to_an_unknown_incident", "/v1/incidents/inc_nope/replies", {"text": "x"},
+             status=404, code="not_found", who="russia"),
+    # POST /v1/requests
+    exchange("request_to_own_party", REQUESTS, crossing(to="coalition"), "/to", "other_party"),
+    exchange("request_to_unknown_party", REQUESTS, crossing(to="nobody"), "/to",
+             "unknown_party"),
+    exchange("request_to_a_list", REQUESTS, crossing(to=["russia"]), "/to", "party_id"),
+    exchange("request_template_and_text", REQUESTS, crossing(text="May we?"), "",
+             "template_or_text"),
+    exchange("request_without_template_or_text", REQUESTS,
+             crossing(template=NO_BODY, fields=NO_BODY), "", "template_or_text"),
+    exchange("request_unknown_template", REQUESTS, crossing(template="request_lunch"),
+             "/template", "enum"),
+    exchange("request_template_a_list", REQUESTS, crossing(template=["request_to_cross_line"]),
+             "/template", "enum"),
+    exchange("request_with_a_message_template", REQUESTS,
+             crossing(template="confirm_channel_test", fields=NO_BODY), "/template",
+             "message_template"),
+    exchange("request_field_missing", REQUESTS, crossing(fields={"line": "x", "time": "y"}),
+             "/fields/what", "length"),
+    exchange("request_unknown_field_of_template", REQUESTS,
+             crossing(fields=crossing()["fields"] | {"colour": "red"}), "/fields/colour",
+             "unknown_field"),
+    exchange("request_fields_a_list", REQUESTS, crossing(fields=["the Euphrates"]), "/fields",
+             "type"),
+    exchange("request_field_a_number", REQUESTS,
+             crossing(fields=crossing()["fields"] | {"time": 1600}), "/fields/time", "length"),
+    exchange("request_respond_by_in_the_past", REQUESTS,
+             crossing(respond_by="2017-06-18T15:30:00Z"), "/respond_by", "respond_by_range"),
+    exchange("request_respond_by_beyond_7_days", REQUESTS,
+             crossing(respond_by="2199-01-01T00:00:00Z"), "/respond_by", "respond_by_range"),
+    exchange("request_respond_by_without_offset", REQUESTS,
+             crossing(respond_by="2199-01-01T00:00:00"), "/respond_by", "time_offset"),
+    exchange("request_declaration_id_a_number", REQUESTS, crossing(declaration_id=7),
+             "/declaration_id", "type"),
+    exchange("request_unknown_declaration", REQUESTS, crossing(declaration_id="dcl_nope"),
+             "/declaration_id", "unknown_declaration"),
+    exchange("request_unknown_member", REQUESTS, crossing(urgent=True), "/urgent",
+             "unknown_field"),
+    exchange("request_text_with_nul", REQUESTS,
+             {"to": "russia", "text": "a\u0000b"}, "/text", "control_character"),
+    exchange("request_by_a_viewer", REQUESTS, crossing(), status=403, code="forbidden",
+             who="coalition_viewer"),
+    # GET lists and one request
+    get("requests_cursor_forged", f"{REQUESTS}?cursor=eDE=", "cursor", "cursor"),
+    get("requests_limit_zero", f"{REQUESTS}?limit=0", "limit", "limit_range"),
+    get("incidents_limit_1001", f"{INCIDENTS}?limit=1001", "limit", "limit_range"),
+    get("incidents_cursor_not_base64", f"{INCIDENTS}?cursor=!!!", "cursor", "cursor"),
+    get("messages_limit_decimal", f"{MESSAGES}?limit=1.5", "limit", "limit_range"),
+    get("messages_cursor_of_another_kind", f"{MESSAGES}?cursor=czE=", "cursor", "cursor"),
+    Bad("request_unknown", 404, "not_found", method="GET", url="/v1/requests/req_nope"),
+    Bad("message_unknown", 404, "not_found", method="GET", url="/v1/messages/msg_nope"),
+    # POST /v1/requests/{id}/answer
+    answering("answer_without_if_match", {"decision": "approve"}, status=428,
+              code="precondition_required", if_match=None),
+    answering("answer_stale_if_match", {"decision": "approve"}, status=412,
+              code="version_mismatch", if_match='"7"'),
+    answering("answer_if_match_not_a_number", {"decision": "approve"}, "If-Match", "version",
+              if_match='"abc"'),
+    answering("answer_maybe", {"decision": "maybe"}, "/decision", "enum"),
+    answering("answer_decision_a_list", {"decision": ["approve"]}, "/decision", "enum"),
+    answering("answer_without_decision", {"text": "Yes."}, "", "type"),
+    answering("answer_unknown_member", {"decision": "approve", "by": "prn_x"}, "", "type"),
+    answering("answer_text_a_number", {"decision": "approve", "text": 5}, "/text", "length"),
+    answering("answer_text_of_4001_chars", {"decision": "approve", "text": "x" * 4001}, "/text",
+              "length"),
+    answering("answer_text_with_nul", {"decision": "approve", "text": "a\u0000b"}, "/text",
+              "control_character"),
+    answering("answer_by_the_asker", {"decision": "approve"}, status=403, code="forbidden",
+              who="coalition"),
+    answering("answer_by_a_viewer_of_the_party_asked", {"decision": "approve"}, status=403,
+              code="forbidden", who="russia_viewer"),
+    answering("answer_by_a_third_party", {"decision": "approve"}, status=404, code="not_found",
+              who="medics"),
+    Bad("answer_body_not_json", 422, "invalid_input", "", "json", url=ANSWER,
+        content=b"decision=approve", if_match=CURRENT, who="russia"),
+    # POST /v1/messages
+    exchange("message_template_an_object", MESSAGES,
+             {"to": "russia", "template": {"name": "confirm_channel_test"}}, "/template",
+             "enum"),
+    exchange("message_with_a_request_template", MESSAGES, crossing(), "/template",
+             "request_template"),
+    exchange("message_unknown_template", MESSAGES, {"to": "russia", "template": "hello"},
+             "/template", "enum"),
+    exchange("message_field_with_escape", MESSAGES,
+             {"to": "russia", "template": "received_deconflicting",
+              "fields": {"time": "16:00Z\u001b[2J"}}, "/fields/time", "control_character"),
+    exchange("message_of_4001_chars", MESSAGES, {"to": "russia", "text": "x" * 4001}, "/text",
+             "length"),
+    exchange("message_to_own_party", MESSAGES, {"to": "coalition", "text": "hi"}, "/to",
+             "other_party"),
+    exchange("message_unknown_member", MESSAGES, {"to": "russia", "text": "hi", "urgent": True},
+             "/urgent", "unknown_field"),
+    exchange("message_by_a_viewer", MESSAGES, {"to": "russia", "text": "hi"}, status=403,
+             code="forbidden", who="coalition_viewer"),
+    # PUT and DELETE /v1/webhook
+    hook("webhook_not_an_object", [HOOK_URL], "", "type"),
+    hook("webhook_with_a_secret", {"url": HOOK_URL, "secret": "c2VjcmV0"}, "", "type"),
+    hook("webhook_ftp_url", {"url": "ftp://127.0.0.1/hook"}, "/url", "url"),
+    hook("webhook_url_without_host", {"url": "http:///hook"}, "/url", "url"),
+    hook("webhook_url_a_number", {"url": 8080}, "/url", "url"),
+    hook("webhook_url_of_2001_chars", {"url": "http://h/" + "x" * 1992}, "/url", "url"),
+    hook("webhook_url_unclosed_ipv6", {"url": "http://[::1/hook"}, "/url", "url"),
+    hook("webhook_url_port_not_a_number", {"url": "http://127.0.0.1:http/hook"}, "/url", "url"),
+    hook("webhook_by_a_duty_officer", {"url": HOOK_URL}, status=403, code="forbidden",
+         who="coalition"),
+    hook("webhook_by_a_viewer", {"url": HOOK_URL}, status=403, code="forbidden",
+         who="coalition_viewer"),
+    Bad("webhook_removed_by_a_duty_officer", 403, "forbidden", method="DELETE", url=WEBHOOK),
+    Bad("webhook_read_without_token", 401, "authentication_required", method="GET", url=WEBHOOK,
+        who=None),
+    Bad("webhook_text_plain", 415, "unsupported_media_type", method="PUT", url=WEBHOOK,
+        content=json.dumps({"url": HOOK_URL}).encode(), content_type="text/plain",
+        who="coalition_admin"),
+]  # fmt: skip
+
+
+def _exchange_state(api: Api, request_id: str, incident_id: str) -> tuple[Any, ...]:
+    with api.channel.store.read() as txn:
+        relay = Viewer("relay", Role.RELAY)
+        webhooks = [txn.get_webhook(p) for p in PARTIES]
+        return (
+            txn.get_request(request_id),
+            txn.get_incident(incident_id),
+            txn.list_incidents(relay, 0, 1000).items,
+            [txn.list_requests(p, 0, 1000).items for p in PARTIES],
+            [txn.list_messages(p, 0, 1000).items for p in PARTIES],
+            [None if w is None else (w.url, w.secret) for w in webhooks],
+            txn.ledger_size(),
+            txn.last_event_id(),
+        )
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.name) for c in EXCHANGE_CASES])
+def test_bad_correspondence_or_webhook_request_gets_a_problem_and_writes_nothing(
+    api: Api, case: Bad
+) -> None:
+    for name, party, role in (
+        ("coalition_admin", "coalition", Role.PARTY_ADMIN),
+        ("russia_viewer", "russia", Role.VIEWER),
+    ):
+        api.tokens[name] = api.channel.add_principal(party, name, role)[1]
+    set_hook = api.client.put(
+        WEBHOOK, json={"url": HOOK_URL}, headers=api.headers("coalition_admin")
+    )
+    assert set_hook.status_code == 200, set_hook.text
+    incident = api.post("coalition", INCIDENTS, an_incident())
+    request = api.post("coalition", REQUESTS, crossing())
+    message = api.post("coalition", MESSAGES, {"to": "russia", "text": "Channel check."})
+    for r in (incident, request, message):
+        assert r.status_code == 201, r.text
+    incident_id, request_id = incident.json()["incident"]["id"], request.json()["request"]["id"]
+    before = _exchange_state(api, request_id, incident_id)
+
+    case = dataclasses.replace(
+        case, url=case.url.replace("{request}", request_id).replace("{incident}", incident_id)
+    )
+    r = _send(api, case, "", request.json()["request"]["version"])
+
+    assert r.status_code == case.status, r.text
+    assert r.headers["content-type"].split(";")[0] == "application/problem+json"
+    problem = r.json()
+    assert (problem["status"], problem["code"]) == (r.status_code, case.code)
+    assert problem["detail"]
+    if case.status == 422:
+        first = problem["errors"][0]
+        assert (first["field"], first["rule"]) == (case.field, case.rule), problem
+        assert first["detail"]
+    assert _exchange_state(api, request_id, incident_id) == before

@@ -8,21 +8,26 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from conftest import Api, make_channel_parties
 from deconflict.api.app import create_app
 from deconflict.disclosure import Role
 from deconflict.rules import default_rules
+from deconflict.runtime import open_channel
 from deconflict.service import Channel
 from deconflict.settings import Settings
 from deconflict.store.sqlite import SqliteStore
 from factories import box, declaration, hospital, point, throwaway_ledger, volume
+from servers import free_port, running
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/problems/{code}")}
 
@@ -59,6 +64,31 @@ COVERED = {
     ): "test_another_party_cannot_acknowledge_a_notification",
     ("GET", "/v1/roster"): "test_a_party_reads_only_its_own_roster",
     ("PUT", "/v1/roster"): "test_a_party_admin_cannot_change_another_partys_roster",
+    ("GET", "/v1/events"): "test_a_replayed_stream_carries_only_the_callers_partys_events",
+    ("POST", "/v1/incidents"): "test_an_incident_is_told_to_the_parties_it_names_and_the_relay",
+    ("GET", "/v1/incidents"): "test_incident_lists_hold_only_what_concerns_the_callers_party",
+    (
+        "GET",
+        "/v1/incidents/{incident_id}",
+    ): "test_a_party_an_incident_does_not_name_cannot_read_or_reply_to_it",
+    (
+        "POST",
+        "/v1/incidents/{incident_id}/replies",
+    ): "test_the_relay_reads_every_incident_but_only_named_parties_reply",
+    ("POST", "/v1/requests"): "test_a_request_is_told_to_the_party_asked_and_nobody_else",
+    ("GET", "/v1/requests"): "test_request_and_message_lists_hold_only_the_callers_partys",
+    ("GET", "/v1/requests/{request_id}"): "test_a_third_party_cannot_read_or_answer_a_request",
+    (
+        "POST",
+        "/v1/requests/{request_id}/answer",
+    ): "test_only_a_writer_of_the_party_asked_may_answer",
+    ("POST", "/v1/messages"): "test_a_message_is_told_to_its_recipient_and_nobody_else",
+    ("GET", "/v1/messages"): "test_request_and_message_lists_hold_only_the_callers_partys",
+    ("GET", "/v1/messages/{message_id}"): "test_a_third_party_cannot_read_a_message",
+    ("GET", "/v1/templates"): "test_templates_are_read_by_any_principal_and_nobody_without_a_token",
+    ("PUT", "/v1/webhook"): "test_a_partys_webhook_is_its_own",
+    ("GET", "/v1/webhook"): "test_a_partys_webhook_is_its_own",
+    ("DELETE", "/v1/webhook"): "test_a_partys_webhook_is_its_own",
 }
 
 SECRET = {"callsign": "VIPER 31", "purpose": "Target: depot at grid 37S DU 1234 5678"}
@@ -88,6 +118,9 @@ def test_every_endpoint_refuses_a_missing_or_unknown_token(api: Api) -> None:
             .replace("{object_id}", "x")
             .replace("{index}", "0")
             .replace("{notification_id}", "x")
+            .replace("{incident_id}", "x")
+            .replace("{request_id}", "x")
+            .replace("{message_id}", "x")
         )
         for headers in ({}, {"Authorization": "Bearer dcf_not-a-token"}, {"Authorization": "x"}):
             r = api.client.request(
@@ -778,3 +811,400 @@ def test_a_withdrawn_release_tells_the_party_so_and_nothing_more(api: Api) -> No
     # nothing left to acknowledge, nothing to escalate
     assert (withdrawn["severity"], withdrawn["deadline"]) == ("info", None)
     assert api.get("russia", f"/v1/declarations/{site['id']}").status_code == 404
+
+
+# Correspondence ----------------------------------------------------------------------------------
+# An incident is read by its reporter, the parties it names and the relay; only a party it names
+# replies. A request or a message is read by its two parties only, and only the party asked
+# answers. What a caller may not read answers 404 exactly as a missing one does.
+
+WHEN = "2017-06-18T14:40:00Z"
+
+
+def report(api: Api, who: str = "coalition", **extra: Any) -> dict[str, Any]:
+    body = {
+        "kind": "radar_lock_on",
+        "title": "Fire-control radar lock on our tanker",
+        "description": SECRET["purpose"],
+        "occurred_at": WHEN,
+        "place": {"geometry": point(38.0, 35.9), "buffer_m": 2_000},
+        "parties": ["russia"],
+        **extra,
+    }
+    r = api.post(who, "/v1/incidents", body)
+    assert r.status_code == 201, r.text
+    incident: dict[str, Any] = r.json()["incident"]
+    return incident
+
+
+def ask(api: Api, who: str = "coalition", to: str = "russia", **extra: Any) -> dict[str, Any]:
+    r = api.post(who, "/v1/requests", {"to": to, "text": SECRET["purpose"], **extra})
+    assert r.status_code == 201, r.text
+    made: dict[str, Any] = r.json()["request"]
+    return made
+
+
+def send(api: Api, who: str = "coalition", to: str = "russia") -> dict[str, Any]:
+    r = api.post(who, "/v1/messages", {"to": to, "text": SECRET["purpose"]})
+    assert r.status_code == 201, r.text
+    sent: dict[str, Any] = r.json()["message"]
+    return sent
+
+
+def told_about(api: Api, party: str, subject: str) -> list[str]:
+    return [n["subject_id"] for n in inbox_of(api, party) if n["subject"] == subject]
+
+
+def ids_listed(api: Api, who: str, path: str) -> set[str]:
+    r = api.get(who, path)
+    assert r.status_code == 200, r.text
+    return {x["id"] for x in r.json()["items"]}
+
+
+def add_principal(api: Api, name: str, party: str, role: Role) -> None:
+    api.tokens[name] = api.channel.add_principal(party, name, role)[1]
+
+
+def test_an_incident_is_told_to_the_parties_it_names_and_the_relay(api: Api) -> None:
+    own = api.declare("coalition", air_op(**SECRET))["declaration"]
+    theirs = api.declare("russia", air_op(45.0))["declaration"]
+    r = api.post(
+        "coalition",
+        "/v1/incidents",
+        {
+            "kind": "near_miss",
+            "title": "Near miss",
+            "occurred_at": WHEN,
+            "place": {"geometry": point(39.0, 35.0), "buffer_m": 1_000},
+            "parties": ["russia"],
+            "declaration_ids": [own["id"]],
+        },
+    )
+    assert r.status_code == 201, r.text
+    incident, receipt = r.json()["incident"], r.json()["receipt"]
+    assert told_about(api, "russia", "incident") == [incident["id"]]
+    assert told_about(api, "relay", "incident") == [incident["id"]]
+    assert told_about(api, "medics", "incident") == told_about(api, "coalition", "incident") == []
+    for who in ("coalition", "russia", "relay"):
+        assert entry_of(api, who, receipt["leaf_index"])["object"] == incident
+    assert leaf_status(api, "medics", receipt["leaf_index"]) == 404
+
+    # linking a declaration the reporter cannot see is refused as if it did not exist
+    def linking(decl_id: str) -> Any:
+        body = {
+            "kind": "near_miss",
+            "title": "Near miss",
+            "occurred_at": WHEN,
+            "place": {"geometry": point(39.0, 35.0), "buffer_m": 1_000},
+            "parties": ["russia"],
+            "declaration_ids": [decl_id],
+        }
+        return api.post("coalition", "/v1/incidents", body)
+
+    hidden, missing = linking(theirs["id"]), linking("dcl_does_not_exist")
+    assert hidden.status_code == missing.status_code == 422
+    assert hidden.json()["errors"][0]["rule"] == "unknown_declaration"
+    assert same_detail(hidden, missing, theirs["id"], "dcl_does_not_exist")
+    assert ids_listed(api, "relay", "/v1/incidents") == {incident["id"]}
+
+
+def test_incident_lists_hold_only_what_concerns_the_callers_party(api: Api) -> None:
+    a = report(api, "coalition", parties=["russia"])["id"]
+    b = report(api, "medics", parties=["coalition"])["id"]
+    c = report(api, "russia", parties=["medics"])["id"]
+    assert {who: ids_listed(api, who, "/v1/incidents") for who in PRINCIPAL_NAMES} == {
+        "coalition": {a, b},
+        "coalition_viewer": {a, b},
+        "russia": {a, c},
+        "medics": {b, c},
+        "relay": {a, b, c},
+        "channel_admin": set(),  # of the relay's party, but not a relay principal
+    }
+
+
+PRINCIPAL_NAMES = ("coalition", "coalition_viewer", "russia", "medics", "relay", "channel_admin")
+
+
+def test_a_party_an_incident_does_not_name_cannot_read_or_reply_to_it(api: Api) -> None:
+    incident = report(api)
+    url = f"/v1/incidents/{incident['id']}"
+    for who in ("medics", "channel_admin"):
+        r, missing = api.get(who, url), api.get(who, "/v1/incidents/inc_nope")
+        assert r.status_code == missing.status_code == 404
+        assert same_detail(r, missing, incident["id"], "inc_nope")
+        assert SECRET["purpose"] not in r.text
+        r = api.post(who, f"{url}/replies", {"text": "Not us."})
+        missing = api.post(who, "/v1/incidents/inc_nope/replies", {"text": "Not us."})
+        assert r.status_code == missing.status_code
+        assert r.status_code == (403 if who == "channel_admin" else 404)  # a role, not a lookup
+        assert same_detail(r, missing, incident["id"], "inc_nope")
+    assert api.get("medics", f"{LEDGER}/evidence/{incident['id']}").status_code == 404
+    assert api.get("coalition", url).json() == incident
+
+
+def test_the_relay_reads_every_incident_but_only_named_parties_reply(api: Api) -> None:
+    add_principal(api, "russia_viewer", "russia", Role.VIEWER)
+    incident = report(api)
+    url = f"/v1/incidents/{incident['id']}"
+    assert api.get("relay", url).json() == incident
+    for who in ("relay", "coalition", "russia_viewer"):
+        r = api.post(who, f"{url}/replies", {"text": "For the record."})
+        assert (r.status_code, r.json()["code"]) == (403, "forbidden"), who
+    assert api.get("russia", url).json() == incident
+    r = api.post("russia", f"{url}/replies", {"text": "Our radar was in search mode."})
+    assert r.status_code == 200, r.text
+    replies = api.get("relay", url).json()["replies"]
+    assert [(x["party"], x["text"]) for x in replies] == [
+        ("russia", "Our radar was in search mode.")
+    ]
+
+
+def test_a_request_is_told_to_the_party_asked_and_nobody_else(api: Api) -> None:
+    own = api.declare("coalition", air_op(**SECRET))["declaration"]
+    theirs = api.declare("russia", air_op(45.0))["declaration"]
+    r = api.post(
+        "coalition",
+        "/v1/requests",
+        {"to": "russia", "text": "May we cross?", "declaration_id": own["id"]},
+    )
+    assert r.status_code == 201, r.text
+    made, receipt = r.json()["request"], r.json()["receipt"]
+    assert told_about(api, "russia", "request") == [made["id"]]
+    for party in ("coalition", "medics", "relay"):
+        assert told_about(api, party, "request") == []
+    for who in ("coalition", "russia"):
+        assert entry_of(api, who, receipt["leaf_index"])["object"] == made
+    for who in ("medics", "relay"):
+        assert leaf_status(api, who, receipt["leaf_index"]) == 404
+
+    # a request may only be about a declaration of the asking party's
+    def about(decl_id: str) -> Any:
+        body = {"to": "russia", "text": "May we cross?", "declaration_id": decl_id}
+        return api.post("coalition", "/v1/requests", body)
+
+    hidden, missing = about(theirs["id"]), about("dcl_does_not_exist")
+    assert hidden.status_code == missing.status_code == 422
+    assert hidden.json()["errors"][0]["rule"] == "unknown_declaration"
+    assert same_detail(hidden, missing, theirs["id"], "dcl_does_not_exist")
+    assert ids_listed(api, "russia", "/v1/requests") == {made["id"]}
+
+
+def test_a_third_party_cannot_read_or_answer_a_request(api: Api) -> None:
+    made = ask(api)
+    url = f"/v1/requests/{made['id']}"
+    if_match = {"If-Match": '"1"'}
+    for who in ("medics", "relay", "channel_admin"):
+        r, missing = api.get(who, url), api.get(who, "/v1/requests/req_nope")
+        assert r.status_code == missing.status_code == 404
+        assert same_detail(r, missing, made["id"], "req_nope")
+        assert "ETag" not in r.headers
+        assert SECRET["purpose"] not in r.text
+        r = api.post(who, f"{url}/answer", {"decision": "approve"}, headers=if_match)
+        missing = api.post(
+            who, "/v1/requests/req_nope/answer", {"decision": "approve"}, headers=if_match
+        )
+        assert r.status_code == missing.status_code
+        assert r.status_code == (403 if who == "channel_admin" else 404)  # a role, not a lookup
+        assert same_detail(r, missing, made["id"], "req_nope")
+        assert api.get(who, f"{LEDGER}/evidence/{made['id']}").status_code == 404
+    assert api.get("coalition", url).json() == made
+
+
+def test_only_a_writer_of_the_party_asked_may_answer(api: Api) -> None:
+    add_principal(api, "russia_viewer", "russia", Role.VIEWER)
+    made = ask(api)
+    url = f"/v1/requests/{made['id']}"
+    for who in ("coalition", "coalition_viewer", "russia_viewer"):
+        r = api.post(who, f"{url}/answer", {"decision": "approve"}, headers={"If-Match": '"1"'})
+        assert (r.status_code, r.json()["code"]) == (403, "forbidden"), who
+    assert api.get("russia", url).json() == made
+    assert told_about(api, "coalition", "request") == []
+    r = api.post("russia", f"{url}/answer", {"decision": "deny"}, headers={"If-Match": '"1"'})
+    assert (r.status_code, r.json()["request"]["state"]) == (200, "denied")
+    assert told_about(api, "coalition", "request") == [made["id"]]
+
+
+def test_request_and_message_lists_hold_only_the_callers_partys(api: Api) -> None:
+    r1 = ask(api, "coalition", "russia")["id"]
+    r2 = ask(api, "medics", "coalition")["id"]
+    m1 = send(api, "russia", "medics")["id"]
+    m2 = send(api, "coalition", "russia")["id"]
+    listed = {
+        who: (ids_listed(api, who, "/v1/requests"), ids_listed(api, who, "/v1/messages"))
+        for who in PRINCIPAL_NAMES
+    }
+    assert listed == {
+        "coalition": ({r1, r2}, {m2}),
+        "coalition_viewer": ({r1, r2}, {m2}),
+        "russia": ({r1}, {m1, m2}),
+        "medics": ({r2}, {m1}),
+        "relay": (set(), set()),
+        "channel_admin": (set(), set()),
+    }
+
+
+def test_a_message_is_told_to_its_recipient_and_nobody_else(api: Api) -> None:
+    r = api.post("coalition", "/v1/messages", {"to": "russia", "text": SECRET["purpose"]})
+    assert r.status_code == 201, r.text
+    sent, receipt = r.json()["message"], r.json()["receipt"]
+    assert told_about(api, "russia", "message") == [sent["id"]]
+    for party in ("coalition", "medics", "relay"):
+        assert told_about(api, party, "message") == []
+    for who in ("coalition", "russia"):
+        assert entry_of(api, who, receipt["leaf_index"])["object"] == sent
+    for who in ("medics", "relay"):
+        assert leaf_status(api, who, receipt["leaf_index"]) == 404
+    # a viewer reads but does not write for its party
+    r = api.post("coalition_viewer", "/v1/messages", {"to": "russia", "text": "hello"})
+    assert (r.status_code, r.json()["code"]) == (403, "forbidden")
+    assert ids_listed(api, "russia", "/v1/messages") == {sent["id"]}
+
+
+def test_a_third_party_cannot_read_a_message(api: Api) -> None:
+    sent = send(api)
+    for who in ("medics", "relay", "channel_admin"):
+        r = api.get(who, f"/v1/messages/{sent['id']}")
+        missing = api.get(who, "/v1/messages/msg_nope")
+        assert r.status_code == missing.status_code == 404
+        assert same_detail(r, missing, sent["id"], "msg_nope")
+        assert SECRET["purpose"] not in r.text
+        assert api.get(who, f"{LEDGER}/evidence/{sent['id']}").status_code == 404
+    for who in ("coalition", "coalition_viewer", "russia"):
+        assert api.get(who, f"/v1/messages/{sent['id']}").json() == sent
+
+
+def test_templates_are_read_by_any_principal_and_nobody_without_a_token(api: Api) -> None:
+    seen = [api.get(who, "/v1/templates") for who in PRINCIPAL_NAMES]
+    assert {r.status_code for r in seen} == {200}
+    assert all(r.json() == seen[0].json() for r in seen)
+    assert seen[0].json()["items"]
+    r = api.client.get("/v1/templates")
+    assert (r.status_code, r.json()["code"]) == (401, "authentication_required")
+
+
+# The webhook -------------------------------------------------------------------------------------
+# A party's webhook is its own: only its party admin sets or removes it, any principal of the
+# party reads it (never its secret), and no other party learns of it.
+
+WEBHOOK = "/v1/webhook"
+
+
+def test_a_partys_webhook_is_its_own(api: Api) -> None:
+    add_principal(api, "coalition_admin", "coalition", Role.PARTY_ADMIN)
+    add_principal(api, "russia_admin", "russia", Role.PARTY_ADMIN)
+
+    def put(who: str, url: str) -> Any:
+        return api.client.put(WEBHOOK, json={"url": url}, headers=api.headers(who))
+
+    ours_url = "http://127.0.0.1:9/coalition-hook"
+    ours = put("coalition_admin", ours_url)
+    assert ours.status_code == 200, ours.text
+    secret = ours.json()["secret"]
+
+    r = api.get("russia_admin", WEBHOOK)
+    assert (r.status_code, r.json()["code"]) == (404, "not_found")
+    assert ours_url not in r.text
+    assert api.client.delete(WEBHOOK, headers=api.headers("russia_admin")).status_code == 404
+    theirs = put("russia_admin", "http://127.0.0.1:9/russia-hook")
+    assert theirs.status_code == 200, theirs.text
+    assert api.get("russia", WEBHOOK).json()["url"] == "http://127.0.0.1:9/russia-hook"
+    assert theirs.json()["secret"] != secret
+
+    for who in ("coalition", "coalition_viewer", "relay", "channel_admin", "medics"):
+        r = put(who, "http://127.0.0.1:9/hijacked")
+        assert (r.status_code, r.json()["code"]) == (403, "forbidden"), who
+        r = api.client.delete(WEBHOOK, headers=api.headers(who))
+        assert (r.status_code, r.json()["code"]) == (403, "forbidden"), who
+    for who in ("coalition", "coalition_viewer", "coalition_admin"):
+        r = api.get(who, WEBHOOK)
+        assert (r.status_code, r.json()["url"]) == (200, ours_url)
+        assert secret not in r.text
+    for who in ("medics", "relay", "channel_admin"):
+        r = api.get(who, WEBHOOK)
+        assert r.status_code == 404
+        assert ours_url not in r.text
+
+    assert api.client.delete(WEBHOOK, headers=api.headers("russia_admin")).status_code == 204
+    assert api.get("russia", WEBHOOK).status_code == 404
+    assert api.get("coalition", WEBHOOK).json()["url"] == ours_url
+
+
+# The live event stream ---------------------------------------------------------------------------
+# Over a real server: a stream resumed from an earlier point replays from the store, and a stream
+# of one party must carry none of the events the others got in the meantime.
+
+STREAM_WAIT_S = 30.0
+
+
+def _frames(lines: Iterator[str]) -> Iterator[dict[str, str]]:
+    fields: dict[str, str] = {}
+    for line in lines:
+        if line.startswith(":"):
+            continue
+        if line:
+            name, _, value = line.partition(":")
+            fields[name] = value.removeprefix(" ")
+        elif fields:
+            yield fields
+            fields = {}
+
+
+@pytest.mark.slow
+def test_a_replayed_stream_carries_only_the_callers_partys_events(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    channel = open_channel(settings)
+    tokens = make_channel_parties(channel)
+    channel.store.close()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with running(
+        ["serve", "--data-dir", str(settings.data_dir), "--port", str(port)],
+        port,
+        tmp_path / "server.log",
+    ):
+        # the same calls as in-process, over real HTTP
+        served = Api(httpx.Client(base_url=base, timeout=STREAM_WAIT_S), tokens, FastAPI())
+        with httpx.stream(
+            "GET", f"{base}/v1/events", headers=served.headers("russia"), timeout=STREAM_WAIT_S
+        ) as fresh:
+            assert fresh.status_code == 200
+            start = next(_frames(fresh.iter_lines()))["id"]
+
+        # what every party gets while russia's screen is closed
+        served.declare("coalition", air_op(**SECRET))
+        (airspace,) = served.declare("russia", air_op(39.02))["conflicts"]
+        site = served.declare("medics", unreleased_hospital())["declaration"]
+        assert served.declare("russia", strike(36.605))["conflicts"] == []
+        others = [
+            send(served, "coalition", "medics")["id"],
+            ask(served, "medics", "coalition")["id"],
+            report(served, "coalition", parties=["medics"])["id"],
+            site["id"],
+        ]
+        mine = [send(served, "coalition", "russia")["id"], report(served, "medics")["id"]]
+        marker = send(served, "coalition", "russia")["id"]
+        (hidden,) = served.get("medics", "/v1/conflicts").json()["items"]
+        others.append(hidden["id"])
+
+        frames = []
+        with httpx.stream(
+            "GET",
+            f"{base}/v1/events",
+            headers=served.headers("russia", {"Last-Event-ID": start}),
+            timeout=STREAM_WAIT_S,
+        ) as resumed:
+            assert resumed.status_code == 200
+            for frame in _frames(resumed.iter_lines()):
+                frames.append(frame)
+                if marker in frame.get("data", ""):
+                    break
+        served.client.close()
+
+    events = [json.loads(f["data"]) for f in frames if "data" in f]
+    parties = {(e.get("notification") or e).get("party") for e in events}
+    assert parties == {"russia"}
+    told = {e.get("subject_id") for e in events} | {e.get("conflict_id") for e in events}
+    assert {airspace["id"], *mine, marker} <= told
+    text = json.dumps(frames)
+    for secret in (*others, SECRET["callsign"], "Surgical hospital"):
+        assert secret not in text
