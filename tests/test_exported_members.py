@@ -49,6 +49,10 @@ EXPORTS: dict[str, list[str]] = {
         "RequestGuard",
         "json_depth",
     ],
+    "deconflict.api.health_routes": [
+        "SuspensionIn",
+        "build_health_router",
+    ],
     "deconflict.api.inbox_routes": [
         "build_inbox_router",
     ],
@@ -204,6 +208,11 @@ EXPORTS: dict[str, list[str]] = {
         "Tick",
         "step",
     ],
+    "deconflict.figures": [
+        "notification_figures",
+        "percentile",
+        "protected_object_figures",
+    ],
     "deconflict.footprints": [
         "Footprint",
         "GEOMETRY_TYPES",
@@ -228,6 +237,13 @@ EXPORTS: dict[str, list[str]] = {
         "unproject",
         "unwrap",
         "wrap_lon",
+    ],
+    "deconflict.health": [
+        "LINE_TEST_TEMPLATE",
+        "PartyHealth",
+        "Suspension",
+        "due_line_test",
+        "parse_line_test_times",
     ],
     "deconflict.inbox": [
         "ACKNOWLEDGING_ROLES",
@@ -296,6 +312,9 @@ EXPORTS: dict[str, list[str]] = {
         "parse_message",
         "parse_recipient",
         "parse_text",
+    ],
+    "deconflict.monitoring": [
+        "Monitor",
     ],
     "deconflict.notes": [
         "Checkpoint",
@@ -419,6 +438,9 @@ EXPORTS: dict[str, list[str]] = {
     ],
     "deconflict.store.sqlite_exchanges": [
         "ExchangeTables",
+    ],
+    "deconflict.store.sqlite_health": [
+        "HealthTables",
     ],
     "deconflict.store.sqlite_ledger": [
         "LedgerTables",

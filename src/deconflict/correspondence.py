@@ -9,12 +9,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from deconflict.disclosure import WRITER_ROLES, can_see
+from deconflict.disclosure import WRITER_ROLES, Role, Viewer, can_see
 from deconflict.errors import FieldError, Forbidden, InvalidInput, NotFound, VersionMismatch
 from deconflict.inbox import Inbox
 from deconflict.incidents import Incident, IncidentKind, add_reply, parse_incident
 from deconflict.ledger import Audience, Entry, Ledger, Receipt
-from deconflict.messages import Message, parse_message
+from deconflict.messages import Message, parse_message, parse_text
 from deconflict.notifications import Subject
 from deconflict.permission_requests import PermissionRequest, answer, expire, parse_request
 from deconflict.principals import Principal
@@ -119,13 +119,21 @@ class Correspondence:
 
     def incidents(self, who: Principal, after: int, limit: int) -> Page[Incident]:
         with self.store.read() as txn:
-            return txn.list_incidents(who.viewer, after, limit)
+            return txn.list_incidents(self._relay_viewer(txn, who), after, limit)
 
     @staticmethod
-    def _incident(txn: StoreTxn, who: Principal, incident_id: str) -> Incident:
+    def _relay_viewer(txn: StoreTxn, who: Principal) -> Viewer:
+        """Incidents go to the relay's parties, as their notifications do: every principal of
+        such a party reads them, as the relay does."""
+        if who.viewer.relay or who.party in txn.relay_parties():
+            return Viewer(who.party, Role.RELAY)
+        return who.viewer
+
+    def _incident(self, txn: StoreTxn, who: Principal, incident_id: str) -> Incident:
         incident = txn.get_incident(incident_id)
+        viewer = self._relay_viewer(txn, who)
         if incident is None or not (
-            who.party == incident.party or who.party in incident.parties or who.viewer.relay
+            who.party == incident.party or who.party in incident.parties or viewer.relay
         ):
             raise NotFound(f"no incident {incident_id!r}")
         return incident
@@ -188,9 +196,7 @@ class Correspondence:
         self._writer(who)
         if not isinstance(raw, dict) or set(raw) - {"decision", "text"} or "decision" not in raw:
             raise InvalidInput.one("", "type", 'an answer is {"decision": "approve" | "deny"}')
-        text = raw.get("text")
-        if text is not None and (not isinstance(text, str) or len(text) > 4000):
-            raise InvalidInput.one("/text", "length", "at most 4000 characters")
+        text = None if raw.get("text") is None else parse_text(raw["text"], "/text")
         with self.store.write() as txn:
             r = self._request(txn, who, request_id)
             if r.to != who.party:

@@ -142,8 +142,8 @@ class Dispatch:
                     )
                 )
                 event = json.loads(sent.body)
-                if event["type"] == "notification":
-                    data = event["data"]
+                data = event["data"].get("notification", event["data"])  # escalations wrap it
+                if event["type"] in ("notification", "escalation"):
                     entry = self.inbox.delivered_by(
                         txn, data["id"], data["version"], "webhook", now
                     )

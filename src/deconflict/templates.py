@@ -66,9 +66,9 @@ TEMPLATES: Mapping[str, Template] = {
 }
 
 
-def render(name: str, fields: Any, pointer: str = "") -> str:
+def render(name: Any, fields: Any, pointer: str = "") -> str:
     """The template's text with its fields filled in; every broken rule at once."""
-    template = TEMPLATES.get(name)
+    template = TEMPLATES.get(name) if isinstance(name, str) else None
     if template is None:
         raise InvalidInput.one(
             f"{pointer}/template", "enum", f"one of: {', '.join(sorted(TEMPLATES))}"

@@ -118,7 +118,16 @@ def parse_url(raw: object) -> str:
     """An http(s) URL with a host; the service runs air-gapped, so any host it can reach."""
     if not isinstance(raw, str) or len(raw) > 2000:
         raise InvalidInput.one("/url", "url", "an http or https URL")
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(raw)
+        port = parts.port  # a port that is not a number raises here
+        host = parts.hostname
+        if host is not None:
+            host.encode("idna")  # a host the HTTP client could never resolve
+    except (ValueError, UnicodeError):
+        raise InvalidInput.one(
+            "/url", "url", "an http or https URL the service can send to"
+        ) from None
+    if parts.scheme not in ("http", "https") or not host or (port is not None and port == 0):
         raise InvalidInput.one("/url", "url", "an http or https URL with a host")
     return raw

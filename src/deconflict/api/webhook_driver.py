@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 async def _send(client: httpx.AsyncClient, out: Outgoing) -> tuple[int | None, str | None]:
     try:
         r = await client.post(out.url, content=out.body, headers=out.headers)
-    except httpx.HTTPError as exc:
+    except Exception as exc:
         return None, f"{type(exc).__name__}: {exc}"[:500]
     return r.status_code, None
 
