@@ -1406,3 +1406,25 @@ def test_bad_correspondence_or_webhook_request_gets_a_problem_and_writes_nothing
         assert (first["field"], first["rule"]) == (case.field, case.rule), problem
         assert first["detail"]
     assert _exchange_state(api, request_id, incident_id) == before
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "rule"),
+    [
+        ({}, "/reason", "required"),
+        ({"reason": "talks", "until": "never"}, "/until", "unknown_field"),
+        ({"reason": 5}, "/reason", "length"),
+        ({"reason": "   "}, "/reason", "length"),
+        ({"reason": "a\u0000b"}, "/reason", "control_character"),
+        ([], "", "type"),
+    ],
+)
+def test_a_bad_suspension_names_the_field_and_suspends_nothing(
+    api: Api, body: Any, field: str, rule: str
+) -> None:
+    api.tokens["russia_admin"] = api.channel.add_principal("russia", "admin", Role.PARTY_ADMIN)[1]
+    r = api.post("russia_admin", "/v1/suspension", body)
+    assert r.status_code == 422, r.text
+    assert (r.json()["errors"][0]["field"], r.json()["errors"][0]["rule"]) == (field, rule)
+    parties = {p["id"]: p for p in api.get("russia", "/v1/health").json()["parties"]}
+    assert parties["russia"]["suspended"] is None

@@ -86,6 +86,10 @@ COVERED = {
     ("GET", "/v1/messages"): "test_request_and_message_lists_hold_only_the_callers_partys",
     ("GET", "/v1/messages/{message_id}"): "test_a_third_party_cannot_read_a_message",
     ("GET", "/v1/templates"): "test_templates_are_read_by_any_principal_and_nobody_without_a_token",
+    ("GET", "/v1/health"): "test_health_shows_every_party_but_roster_gaps_only_to_its_own",
+    ("GET", "/v1/figures"): "test_figures_count_only_the_callers_party_and_the_channels_totals",
+    ("POST", "/v1/suspension"): "test_only_a_partys_admin_suspends_it_and_every_party_sees_it",
+    ("DELETE", "/v1/suspension"): "test_only_a_partys_admin_suspends_it_and_every_party_sees_it",
     ("PUT", "/v1/webhook"): "test_a_partys_webhook_is_its_own",
     ("GET", "/v1/webhook"): "test_a_partys_webhook_is_its_own",
     ("DELETE", "/v1/webhook"): "test_a_partys_webhook_is_its_own",
@@ -1211,3 +1215,46 @@ def test_a_replayed_stream_carries_only_the_callers_partys_events(tmp_path: Path
     text = json.dumps(frames)
     for secret in (*others, SECRET["callsign"], "Surgical hospital"):
         assert secret not in text
+
+
+def test_health_shows_every_party_but_roster_gaps_only_to_its_own(api: Api) -> None:
+    for who in PRINCIPAL_NAMES:
+        r = api.get(who, "/v1/health")
+        assert r.status_code == 200
+        parties = {p["id"]: p for p in r.json()["parties"]}
+        assert set(parties) == {"coalition", "russia", "relay", "medics"}
+        own = api.channel.authenticate(api.tokens[who]).party
+        for party, health in parties.items():
+            assert (health["roster_gaps"] is not None) == (party == own), (who, party)
+
+
+def test_figures_count_only_the_callers_party_and_the_channels_totals(api: Api) -> None:
+    api.declare("coalition", air_op(39.0))
+    api.declare("russia", air_op(39.05))
+    site = api.declare("medics", hospital(released_to=["russia"]))["declaration"]
+    coalition = api.get("coalition", "/v1/figures").json()
+    medics = api.get("medics", "/v1/figures").json()
+    assert coalition["party"]["sent"] == 1  # its conflict
+    assert coalition["channel"]["sent"] == 3  # both sides of the conflict, russia's release
+    assert coalition["protected_objects"] == []  # not its hospital
+    assert [o["id"] for o in medics["protected_objects"]] == [site["id"]]
+    assert SECRET["purpose"] not in str(coalition) + str(medics)
+    assert api.get("russia", "/v1/figures").json()["protected_objects"] == []
+
+
+def test_only_a_partys_admin_suspends_it_and_every_party_sees_it(api: Api) -> None:
+    add_principal(api, "russia_admin", "russia", Role.PARTY_ADMIN)
+    for who in ("russia", "coalition_viewer", "channel_admin"):
+        r = api.post(who, "/v1/suspension", {"reason": "talks"})
+        assert (r.status_code, r.json()["code"]) == (403, "forbidden"), who
+    r = api.post("russia_admin", "/v1/suspension", {"reason": "US strike on Shayrat"})
+    assert r.status_code == 200, r.text
+    for who in PRINCIPAL_NAMES:
+        parties = {p["id"]: p for p in api.get(who, "/v1/health").json()["parties"]}
+        assert parties["russia"]["suspended"]["reason"] == "US strike on Shayrat"
+        assert parties["coalition"]["suspended"] is None  # nobody else suspended
+    # a suspension is the party's own act: another party's admin resumes nothing of it
+    add_principal(api, "coalition_admin", "coalition", Role.PARTY_ADMIN)
+    r = api.delete("coalition_admin", "/v1/suspension", None)
+    assert r.status_code == 409
+    assert api.delete("russia_admin", "/v1/suspension", None).status_code == 200

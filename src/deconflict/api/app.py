@@ -20,6 +20,7 @@ from deconflict import __version__
 from deconflict.api.events import Bell
 from deconflict.api.exchange_schemas import EXCHANGE_WRITE_MODELS
 from deconflict.api.guard import RequestGuard
+from deconflict.api.health_routes import SuspensionIn
 from deconflict.api.problems import install_problem_handlers, problem_response
 from deconflict.api.routes import build_router
 from deconflict.api.schemas import WRITE_MODELS, problem_doc
@@ -46,7 +47,12 @@ def error_codes() -> dict[str, type[DeconflictError]]:
 
 log = logging.getLogger(__name__)
 
-_INPUT_MODELS: tuple[type[BaseModel], ...] = (*WRITE_MODELS, *EXCHANGE_WRITE_MODELS, WebhookIn)
+_INPUT_MODELS: tuple[type[BaseModel], ...] = (
+    *WRITE_MODELS,
+    *EXCHANGE_WRITE_MODELS,
+    WebhookIn,
+    SuspensionIn,
+)
 """Models referenced by request bodies; the core validates, these document."""
 
 _EXTRA_CODES = {

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from deconflict.api.events import Bell, build_events_router
 from deconflict.api.exchange_routes import build_exchange_router
+from deconflict.api.health_routes import build_health_router
 from deconflict.api.inbox_routes import build_inbox_router
 from deconflict.api.ledger_routes import build_ledger_router
 from deconflict.api.params import (
@@ -117,6 +118,7 @@ def build_router(channel: Channel, page_limit_max: int, bell: Bell) -> APIRouter
     router.include_router(build_events_router(bell, caller))
     router.include_router(build_exchange_router(channel, caller, page_limit_max))
     router.include_router(build_webhook_router(channel, caller))
+    router.include_router(build_health_router(channel, caller))
 
     @router.get("/me", summary="The calling principal", responses=_PROBLEMS | _ok(PrincipalOut))
     async def me(who: Principal = caller) -> JSONResponse:
