@@ -248,6 +248,7 @@ EXPORTS: dict[str, list[str]] = {
     "deconflict.inbox": [
         "ACKNOWLEDGING_ROLES",
         "Inbox",
+        "LAUNCH_SEVERITY",
         "RELEASE_SEVERITY",
     ],
     "deconflict.incidents": [

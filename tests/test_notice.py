@@ -72,8 +72,8 @@ def test_a_conflict_raised_by_a_late_declaration_is_flagged_to_the_other_party(a
     api.declare("coalition", sortie)
     made = api.declare("russia", launch(start))
     assert made["conflicts"], "the launch area overlaps the CAP"
-    (told,) = api.get("coalition", "/v1/notifications").json()["items"]
-    assert told["subject"] == "conflict"
+    items = api.get("coalition", "/v1/notifications").json()["items"]
+    (told,) = [n for n in items if n["subject"] == "conflict"]
     assert told["notice"]["late"] is True
     assert told["notice"] == made["declaration"]["notice"]
 
@@ -95,3 +95,29 @@ def test_emergency_is_a_field_of_movements_only(api: Api) -> None:
     r = api.post("coalition", "/v1/declarations", {**body, "emergency": True})
     assert r.status_code == 422
     assert r.json()["errors"][0]["rule"] == "not_applicable"
+
+
+def test_a_launch_notice_warns_every_other_party_with_its_areas_but_not_its_secrets(
+    api: Api,
+) -> None:
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=30)
+    body = {**launch(start), "callsign": "TOPOL 3", "purpose": "test of the new warhead"}
+    made = api.declare("russia", body)["declaration"]
+    for party in ("coalition", "medics", "relay"):
+        items = api.get(party, "/v1/notifications").json()["items"]
+        (told,) = [n for n in items if n["subject"] == "launch_notice"]
+        assert told["severity"] == "high"
+        assert told["body"]["volumes"] == made["volumes"]
+        assert told["body"]["notice"] == made["notice"]
+        for secret in ("TOPOL", "warhead", "Test launch"):
+            assert secret not in str(told)
+    assert api.get("russia", "/v1/notifications").json()["items"] == []  # not its own
+    cancelled = api.delete("russia", f"/v1/declarations/{made['id']}", 1)
+    assert cancelled.status_code == 200
+    items = api.get("coalition", "/v1/notifications").json()["items"]
+    (told,) = [n for n in items if n["subject"] == "launch_notice"]
+    assert (told["body"]["state"], told["severity"], told["deadline"]) == (
+        "cancelled",
+        "info",
+        None,
+    )

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from deconflict.conflicts import Conflict, ConflictState
-from deconflict.declarations import Declaration
+from deconflict.declarations import Declaration, Kind, State
 from deconflict.disclosure import WRITER_ROLES, Role, conflict_recipients
 from deconflict.errors import Forbidden, InvalidInput, NotFound, VersionMismatch
 from deconflict.ledger import Entry, Ledger, Receipt, notification_entry
@@ -33,7 +33,7 @@ from deconflict.rules import Severity
 from deconflict.store.base import Page, Store, StoreTxn
 from deconflict.volumes import parse_object
 
-__all__ = ["ACKNOWLEDGING_ROLES", "RELEASE_SEVERITY", "Inbox"]
+__all__ = ["ACKNOWLEDGING_ROLES", "LAUNCH_SEVERITY", "RELEASE_SEVERITY", "Inbox"]
 
 ACKNOWLEDGING_ROLES = WRITER_ROLES
 """Who may acknowledge for a party: a person on duty, not a read-only viewer."""
@@ -41,6 +41,9 @@ ACKNOWLEDGING_ROLES = WRITER_ROLES
 RELEASE_SEVERITY = Severity.HIGH
 """A protected object released to a party must be acknowledged: the lists of hospitals that
 were struck were ones each side later denied receiving."""
+
+LAUNCH_SEVERITY = Severity.HIGH
+"""A launch notice is told to every other party and must be acknowledged."""
 
 DUE_BATCH = 500
 
@@ -132,6 +135,39 @@ class Inbox:
             )
             for n in txn.notifications_about(Subject.RELEASE, decl.id)
             if n.party not in decl.released_to
+        ]
+        return [e for e in told if e is not None]
+
+    def tell_launch(
+        self, txn: StoreTxn, decl: Declaration, now: datetime, by: str | None
+    ) -> list[Entry]:
+        """A launch notice warns every other party: its areas, window and notice (not its title,
+        callsign or purpose), again whenever it changes; cancelled, it is information only."""
+        if decl.kind is not Kind.LAUNCH_NOTICE:
+            return []
+        body = {
+            "id": decl.id,
+            "party": decl.party,
+            "kind": str(decl.kind),
+            "state": str(decl.state),
+            "volumes": [v.to_json() for v in decl.volumes],
+            "notice": decl.notice,
+        }
+        live = decl.state in (State.PLANNED, State.ACTIVE)
+        told = [
+            self.tell(
+                txn,
+                party.id,
+                Subject.LAUNCH_NOTICE,
+                decl.id,
+                severity=LAUNCH_SEVERITY if live else Severity.INFO,
+                body=body,
+                now=now,
+                by=by,
+                notice=decl.notice,
+            )
+            for party in txn.list_parties()
+            if party.id != decl.party
         ]
         return [e for e in told if e is not None]
 

@@ -387,6 +387,7 @@ class Channel:
             current.append(conflict)
         entries = [declaration_entry(decl, previous, decl.updated_at, who.id)]
         entries += self.inbox.tell_release(txn, decl, now, who.id)
+        entries += self.inbox.tell_launch(txn, decl, now, who.id)
         hidden: list[Entry] = []
         for conflict in changed:
             told = conflict_view(who.viewer, conflict) is not None
