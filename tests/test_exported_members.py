@@ -103,6 +103,7 @@ EXPORTS: dict[str, list[str]] = {
         "RosterOut",
         "Volume4D",
         "WRITE_MODELS",
+        "body_doc",
         "problem_doc",
     ],
     "deconflict.api.webhook_driver": [

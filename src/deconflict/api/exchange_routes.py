@@ -28,7 +28,7 @@ from deconflict.api.params import (
     parse_if_match,
     parse_limit,
 )
-from deconflict.api.schemas import problem_doc
+from deconflict.api.schemas import body_doc, problem_doc
 from deconflict.ledger import Receipt
 from deconflict.principals import Principal
 from deconflict.service import Channel
@@ -53,15 +53,6 @@ _WRITE: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _body(model: str) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}},
-        }
-    }
-
-
 def _written(
     name: str, obj: dict[str, Any], receipt: Receipt | None, status: int = 200
 ) -> JSONResponse:
@@ -83,7 +74,7 @@ def build_exchange_router(channel: Channel, caller: Any, page_limit_max: int) ->
         "/incidents",
         status_code=201,
         summary="Report an incident to the parties it names and the relay",
-        openapi_extra=_body("IncidentIn"),
+        openapi_extra=body_doc("IncidentIn"),
         responses=_WRITE | {201: {"model": IncidentWritten}},
     )
     async def report(request: Request, who: Principal = caller) -> JSONResponse:
@@ -117,7 +108,7 @@ def build_exchange_router(channel: Channel, caller: Any, page_limit_max: int) ->
     @router.post(
         "/incidents/{incident_id}/replies",
         summary="Reply to an incident that names the caller's party (right of reply)",
-        openapi_extra=_body("ReplyIn"),
+        openapi_extra=body_doc("ReplyIn"),
         responses=_WRITE | {200: {"model": IncidentWritten}},
     )
     async def reply(incident_id: str, request: Request, who: Principal = caller) -> JSONResponse:
@@ -129,7 +120,7 @@ def build_exchange_router(channel: Channel, caller: Any, page_limit_max: int) ->
         "/requests",
         status_code=201,
         summary="Ask another party for permission",
-        openapi_extra=_body("RequestIn"),
+        openapi_extra=body_doc("RequestIn"),
         responses=_WRITE | {201: {"model": RequestWritten}},
     )
     async def ask(request: Request, who: Principal = caller) -> JSONResponse:
@@ -163,7 +154,7 @@ def build_exchange_router(channel: Channel, caller: Any, page_limit_max: int) ->
     @router.post(
         "/requests/{request_id}/answer",
         summary="Approve or deny a request made to the caller's party (If-Match: its version)",
-        openapi_extra=_body("AnswerIn"),
+        openapi_extra=body_doc("AnswerIn"),
         responses=_WRITE | {200: {"model": RequestWritten}},
     )
     async def answer(
@@ -181,7 +172,7 @@ def build_exchange_router(channel: Channel, caller: Any, page_limit_max: int) ->
         "/messages",
         status_code=201,
         summary="Send a message to another party (a template, or free text)",
-        openapi_extra=_body("MessageIn"),
+        openapi_extra=body_doc("MessageIn"),
         responses=_WRITE | {201: {"model": MessageWritten}},
     )
     async def send(request: Request, who: Principal = caller) -> JSONResponse:

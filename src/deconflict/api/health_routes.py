@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
 from deconflict.api.params import parse_body
-from deconflict.api.schemas import Receipt, _Strict, problem_doc
+from deconflict.api.schemas import Receipt, _Strict, body_doc, problem_doc
 from deconflict.principals import Principal
 from deconflict.service import Channel
 
@@ -93,14 +93,7 @@ def build_health_router(channel: Channel, caller: Any) -> APIRouter:
     @router.post(
         "/suspension",
         summary="Suspend the party's participation, visibly to all (party admin)",
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/SuspensionIn"}}
-                },
-            }
-        },
+        openapi_extra=body_doc("SuspensionIn"),
         responses=_PROBLEMS | {200: {"model": ReceiptOnly}},
     )
     async def suspend(request: Request, who: Principal = caller) -> JSONResponse:

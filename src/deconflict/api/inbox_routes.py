@@ -21,6 +21,7 @@ from deconflict.api.schemas import (
     NotificationOut,
     NotificationPage,
     RosterOut,
+    body_doc,
     problem_doc,
 )
 from deconflict.notifications import NotificationState
@@ -51,15 +52,6 @@ _WRITE_PROBLEMS: dict[int | str, dict[str, Any]] = {
         )
     },
 }
-
-
-def _body(model: str) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}},
-        }
-    }
 
 
 def build_inbox_router(channel: Channel, caller: Any, page_limit_max: int) -> APIRouter:
@@ -101,7 +93,7 @@ def build_inbox_router(channel: Channel, caller: Any, page_limit_max: int) -> AP
     @router.post(
         "/notifications/{notification_id}/ack",
         summary="Acknowledge, with an optional reply (If-Match: the version read)",
-        openapi_extra=_body("AcknowledgementIn"),
+        openapi_extra=body_doc("AcknowledgementIn"),
         responses=_WRITE_PROBLEMS | {200: {"model": Acknowledged}},
     )
     async def acknowledge(
@@ -127,7 +119,7 @@ def build_inbox_router(channel: Channel, caller: Any, page_limit_max: int) -> AP
     @router.put(
         "/roster",
         summary="Replace the caller's party's roster (party admin)",
-        openapi_extra=_body("RosterIn"),
+        openapi_extra=body_doc("RosterIn"),
         responses=_WRITE_PROBLEMS | {200: {"model": RosterOut}},
     )
     async def set_roster(request: Request, who: Principal = caller) -> JSONResponse:

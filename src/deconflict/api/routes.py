@@ -33,6 +33,7 @@ from deconflict.api.schemas import (
     DeclarationPage,
     PartyPage,
     PrincipalOut,
+    body_doc,
     problem_doc,
 )
 from deconflict.api.schemas import (
@@ -46,15 +47,6 @@ from deconflict.service import Channel, Outcome
 from deconflict.store.base import ConflictQuery, DeclarationQuery
 
 __all__ = ["build_router"]
-
-
-def _body_doc(model: str) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}},
-        }
-    }
 
 
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -133,7 +125,7 @@ def build_router(channel: Channel, page_limit_max: int, bell: Bell) -> APIRouter
         "/declarations",
         status_code=201,
         summary="Declare",
-        openapi_extra=_body_doc("DeclarationIn"),
+        openapi_extra=body_doc("DeclarationIn"),
         responses=_WRITE_PROBLEMS | _ok(OutcomeOut, 201),
     )
     async def declare(request: Request, who: Principal = caller) -> JSONResponse:
@@ -143,7 +135,7 @@ def build_router(channel: Channel, page_limit_max: int, bell: Bell) -> APIRouter
     @router.post(
         "/check",
         summary="Dry run: the conflicts a declaration would have",
-        openapi_extra=_body_doc("DeclarationIn"),
+        openapi_extra=body_doc("DeclarationIn"),
         responses=_WRITE_PROBLEMS | _ok(CheckResult),
     )
     async def check(request: Request, who: Principal = caller) -> JSONResponse:
@@ -197,7 +189,7 @@ def build_router(channel: Channel, page_limit_max: int, bell: Bell) -> APIRouter
     @router.patch(
         "/declarations/{declaration_id}",
         summary="Amend (JSON merge patch)",
-        openapi_extra=_body_doc("DeclarationPatch"),
+        openapi_extra=body_doc("DeclarationPatch"),
         responses=_WRITE_PROBLEMS | _ok(OutcomeOut),
     )
     async def amend(

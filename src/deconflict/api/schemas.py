@@ -35,6 +35,7 @@ __all__ = [
     "RosterIn",
     "RosterOut",
     "Volume4D",
+    "body_doc",
     "problem_doc",
 ]
 
@@ -328,6 +329,17 @@ class RosterOut(BaseModel):
 
 class CheckResult(BaseModel):
     conflicts: list[ConflictOut]
+
+
+def body_doc(model: str) -> dict[str, Any]:
+    """``openapi_extra`` for a route whose JSON body the core parses and validates itself: the
+    OpenAPI document names the model that describes it."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model}"}}},
+        }
+    }
 
 
 def problem_doc(description: str) -> dict[str, Any]:

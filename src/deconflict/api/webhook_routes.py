@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
 from deconflict.api.params import parse_body
-from deconflict.api.schemas import _Strict, problem_doc
+from deconflict.api.schemas import _Strict, body_doc, problem_doc
 from deconflict.principals import Principal
 from deconflict.service import Channel
 
@@ -59,14 +59,7 @@ def build_webhook_router(channel: Channel, caller: Any) -> APIRouter:
     @router.put(
         "/webhook",
         summary="Send the party's events to a URL, signed with a new secret (party admin)",
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/WebhookIn"}}
-                },
-            }
-        },
+        openapi_extra=body_doc("WebhookIn"),
         responses=_PROBLEMS | {200: {"model": WebhookSet}},
     )
     async def set_webhook(request: Request, who: Principal = caller) -> JSONResponse:
