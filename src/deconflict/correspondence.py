@@ -212,6 +212,9 @@ class Correspondence:
     def expire_due(self) -> int:
         """One tick: requests past their deadline unanswered expire; both parties are told."""
         now = self._clock()
+        with self.store.read() as peek:  # most ticks find nothing: take no write lock for that
+            if not peek.due_requests(now, 1):
+                return 0
         with self.store.write() as txn:
             entries: list[Entry] = []
             count = 0

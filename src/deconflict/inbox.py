@@ -321,6 +321,9 @@ class Inbox:
         level (or reminds the top one), in one transaction with its events and ledger entries.
         Returns how many escalated."""
         now = self._clock()
+        with self.store.read() as peek:  # most ticks find nothing: take no write lock for that
+            if not peek.due_notifications(now, 1):
+                return 0
         with self.store.write() as txn:
             entries: list[Entry] = []
             for n in txn.due_notifications(now, DUE_BATCH):

@@ -109,6 +109,8 @@ class Monitor:
         now = self._clock()
         seen = self._flush_seen()
         template = TEMPLATES[LINE_TEST_TEMPLATE]
+        if not seen and not self._line_test_due(now):
+            return 0  # most ticks: take no write lock for nothing
         with self.store.write() as txn:
             if seen:
                 txn.save_seen(seen)
@@ -141,6 +143,16 @@ class Monitor:
                     entries.append(told)
             self.ledger.append(txn, entries)
         return len(entries)
+
+    def _line_test_due(self, now: datetime) -> bool:
+        if not self.line_test_times:
+            return False
+        with self.store.read() as txn:
+            sent = txn.line_tests()
+            return any(
+                due_line_test(now, self.line_test_times, sent.get(p.id)) is not None
+                for p in txn.list_parties()
+            )
 
     # the report ---------------------------------------------------------------------------
     def report(self, who: Principal) -> dict[str, Any]:
