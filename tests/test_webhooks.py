@@ -538,3 +538,53 @@ def test_a_webhook_that_cannot_be_sent_to_holds_up_no_other_party(
     # and the medics see why theirs got nothing
     failing = wait_for(lambda: (w := served.webhook("medics"))["failures"] and w, "a failure")
     assert failing["failures"][0]["status"] is None
+
+
+@contextlib.contextmanager
+def hanging(seconds: float) -> Iterator[str]:
+    """A receiver that takes ``seconds`` to answer each POST; its URL."""
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            time.sleep(seconds)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/slow"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(WAIT_S)
+
+
+def test_a_slow_receiver_holds_up_only_its_own_party(served: Served, receiver: Receiver) -> None:
+    with hanging(4.0) as slow:
+        served.set_webhook("coalition_admin", slow)
+        served.set_webhook("russia_admin", f"{receiver.url}/russia")
+        served.conflict(41.0)
+        started = time.monotonic()
+        # russia's second event (its notification, now delivered by the webhook) follows its
+        # first at once, although coalition's receiver has not answered its first yet
+        wait_for(
+            lambda: (
+                [
+                    n
+                    for n in notification_events(receiver.requests("/russia"))
+                    if n["delivered_via"] == "webhook"
+                ]
+                or None
+            ),
+            "russia's second event while coalition's receiver hangs",
+            within_s=3.0,
+        )
+        assert time.monotonic() - started < 3.0
+        assert served.webhook("coalition_admin")["delivered_through"] is not None

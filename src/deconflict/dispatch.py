@@ -105,12 +105,14 @@ class Dispatch:
             raise Forbidden("only the party's admin may change its webhook")
 
     # the driver's two steps ---------------------------------------------------------------
-    def next_out(self) -> list[Outgoing]:
-        """The next event of every webhook that is due, signed now."""
+    def next_out(self, party: str | None = None) -> list[Outgoing]:
+        """The next event of every webhook that is due (or only ``party``'s), signed now."""
         now = self._clock()
         out = []
         with self.store.read() as txn:
             for w in txn.webhooks_due(now):
+                if party is not None and w.party != party:
+                    continue
                 (event_id, kind, data), *_ = txn.events_after(w.party, w.cursor, 1)
                 # The same id as on the party's live stream; never the store's own number.
                 sealed_id = self._sealed.event_id(w.party, event_id)
