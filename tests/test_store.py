@@ -4,6 +4,7 @@ what takes part in detection, and failed writes that leave nothing."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -89,3 +90,31 @@ def test_new_ids_are_uuid7_and_sort_by_creation_time() -> None:
     parsed = uuid.UUID(later.removeprefix("dcl_"))
     assert (parsed.version, parsed.variant) == (7, uuid.RFC_4122)
     assert abs(int(later[4:16], 16) / 1000 - time.time()) < 60
+
+
+def test_closing_waits_for_an_open_transaction_and_refuses_new_ones(tmp_path: Path) -> None:
+    """The app closes the store at shutdown while a background tick may still be writing in a
+    worker thread: the tick must finish on a live connection (a closed one crashes SQLite)."""
+    store = SqliteStore(tmp_path / "d.db")
+    inside, release = threading.Event(), threading.Event()
+    finished: list[int] = []
+
+    def tick() -> None:
+        with store.write() as txn:
+            inside.set()
+            release.wait(5)
+            finished.append(txn.count_declarations())
+
+    worker = threading.Thread(target=tick)
+    worker.start()
+    assert inside.wait(5)
+    closer = threading.Thread(target=store.close)
+    closer.start()
+    closer.join(0.3)
+    assert closer.is_alive()  # waiting for the tick's transaction
+    release.set()
+    worker.join(5)
+    closer.join(5)
+    assert finished == [0]
+    with pytest.raises(RuntimeError), store.read():
+        pass

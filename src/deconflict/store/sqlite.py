@@ -334,6 +334,11 @@ class SqliteStore:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
+        # Open transactions, so that close() waits for them: a background tick that is still
+        # running in a worker thread when the app shuts down must not lose its connection.
+        self._open = 0
+        self._closed = False
+        self._idle = threading.Condition()
         self._writer = self._connect()
         self._migrate()
 
@@ -380,8 +385,21 @@ class SqliteStore:
         return conn
 
     @contextmanager
+    def _open_txn(self) -> Iterator[None]:
+        with self._idle:
+            if self._closed:
+                raise RuntimeError("the store is closed")
+            self._open += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._open -= 1
+                self._idle.notify_all()
+
+    @contextmanager
     def write(self) -> Iterator[SqliteTxn]:
-        with self._write_lock:
+        with self._open_txn(), self._write_lock:
             self._writer.execute("BEGIN IMMEDIATE")
             try:
                 yield SqliteTxn(self._writer, self._cache)
@@ -392,14 +410,20 @@ class SqliteStore:
 
     @contextmanager
     def read(self) -> Iterator[SqliteTxn]:
-        conn = self._reader()
-        conn.execute("BEGIN")
-        try:
-            yield SqliteTxn(conn, self._cache)
-        finally:
-            conn.execute("COMMIT")
+        with self._open_txn():
+            conn = self._reader()
+            conn.execute("BEGIN")
+            try:
+                yield SqliteTxn(conn, self._cache)
+            finally:
+                conn.execute("COMMIT")
 
-    def close(self) -> None:
+    def close(self, wait_s: float = 30.0) -> None:
+        """Refuse new transactions, wait (up to ``wait_s``) for the open ones to end, then close
+        every connection."""
+        with self._idle:
+            self._closed = True
+            self._idle.wait_for(lambda: self._open == 0, timeout=wait_s)
         with self._all_lock:
             for conn in self._all:
                 conn.close()
