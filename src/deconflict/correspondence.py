@@ -5,7 +5,7 @@ raises (:mod:`deconflict.inbox`) and its ledger entries, readable by the parties
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -65,14 +65,11 @@ class Correspondence:
             raise Forbidden(f"a {who.role} cannot write to other parties")
 
     @staticmethod
-    def _parties_exist(txn: StoreTxn, parties: Sequence[str], pointer: str) -> None:
+    def _parties_exist(txn: StoreTxn, parties: Mapping[str, str]) -> None:
+        """Every party named exists; ``parties`` maps each one's JSON Pointer to its id."""
         errors = [
-            FieldError(
-                f"{pointer}/{i}" if len(parties) > 1 or pointer != "/to" else pointer,
-                "unknown_party",
-                f"no party {p!r}",
-            )
-            for i, p in enumerate(parties)
+            FieldError(pointer, "unknown_party", f"no party {p!r}")
+            for pointer, p in parties.items()
             if txn.get_party(p) is None
         ]
         if errors:
@@ -86,7 +83,7 @@ class Correspondence:
             raw, id=self._ids("inc"), party=who.party, principal=who.id, now=now
         )
         with self.store.write() as txn:
-            self._parties_exist(txn, incident.parties, "/parties")
+            self._parties_exist(txn, {f"/parties/{i}": p for i, p in enumerate(incident.parties)})
             for i, decl_id in enumerate(incident.declaration_ids):
                 decl = txn.get_declaration(decl_id)
                 if decl is None or not can_see(who.viewer, decl):
@@ -179,7 +176,7 @@ class Correspondence:
         now = self._clock()
         r = parse_request(raw, id=self._ids("req"), party=who.party, principal=who.id, now=now)
         with self.store.write() as txn:
-            self._parties_exist(txn, [r.to], "/to")
+            self._parties_exist(txn, {"/to": r.to})
             if r.declaration_id is not None:
                 decl = txn.get_declaration(r.declaration_id)
                 if decl is None or decl.party != who.party:
@@ -269,7 +266,7 @@ class Correspondence:
         now = self._clock()
         m = parse_message(raw, id=self._ids("msg"), party=who.party, principal=who.id, now=now)
         with self.store.write() as txn:
-            self._parties_exist(txn, [m.to], "/to")
+            self._parties_exist(txn, {"/to": m.to})
             txn.save_message(m)
             sent = _entry(
                 "message.sent",

@@ -20,7 +20,7 @@ from deconflict.notifications import Subject
 from deconflict.principals import Principal
 from deconflict.rosters import Roster
 from deconflict.rules import Severity
-from deconflict.store.base import DeclarationQuery, Page, Store
+from deconflict.store.base import DeclarationQuery, Page, Store, StoreTxn
 from deconflict.templates import TEMPLATES
 from deconflict.volumes import format_time, parse_object
 
@@ -90,7 +90,7 @@ class Monitor:
             return self._announce(txn, "party.resumed", body, who)
 
     def _announce(
-        self, txn: Any, kind: str, body: dict[str, Any], who: Principal
+        self, txn: StoreTxn, kind: str, body: dict[str, Any], who: Principal
     ) -> Receipt | None:
         for party in txn.list_parties():
             txn.add_event(party.id, "health", {"change": kind, **body})

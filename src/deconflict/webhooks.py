@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from deconflict.errors import InvalidInput
+from deconflict.volumes import format_time
 
 __all__ = [
     "MAX_BACKOFF",
@@ -61,14 +62,14 @@ class Webhook:
     last_error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """What the party sees of it: never the secret."""
+        """What the party sees of it: never the secret, nor the store's event numbers (the
+        caller adds them sealed)."""
         return {
             "url": self.url,
-            "delivered_through": self.cursor,  # the store's number: seal it before showing
             "failed_attempts": self.attempts,
             "next_attempt_at": None
             if self.next_attempt_at is None
-            else self.next_attempt_at.isoformat().replace("+00:00", "Z"),
+            else format_time(self.next_attempt_at),
             "last_error": self.last_error,
         }
 
@@ -83,8 +84,7 @@ class Failure:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "event_id": self.event_id,  # the store's number: seal it before showing
-            "at": self.at.isoformat().replace("+00:00", "Z"),
+            "at": format_time(self.at),
             "status": self.status,
             "error": self.error,
         }

@@ -3,6 +3,7 @@ requests and answers, messages, and the templates they use."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Header, Query, Request
@@ -32,6 +33,7 @@ from deconflict.api.schemas import body_doc, problem_doc
 from deconflict.ledger import Receipt
 from deconflict.principals import Principal
 from deconflict.service import Channel
+from deconflict.store.base import Page
 from deconflict.templates import TEMPLATES
 
 __all__ = ["build_exchange_router"]
@@ -67,8 +69,17 @@ def build_exchange_router(channel: Channel, caller: Any, page_limit_max: int) ->
     router = APIRouter(tags=["correspondence"])
     mail = channel.correspondence
 
-    def page_args(who: Principal, cursor: str | None, limit: str | None) -> tuple[int, int]:
-        return decode_cursor(channel.sealed, who.party, cursor), parse_limit(limit, page_limit_max)
+    async def listed(
+        who: Principal,
+        fetch: Callable[[Principal, int, int], Page[Any]],
+        cursor: str | None,
+        limit: str | None,
+    ) -> JSONResponse:
+        """One page of a list, its cursor sealed for the caller's party."""
+        after = decode_cursor(channel.sealed, who.party, cursor)
+        page = await run_in_threadpool(fetch, who, after, parse_limit(limit, page_limit_max))
+        nxt = encode_cursor(channel.sealed, who.party, page.next)
+        return JSONResponse({"items": [x.to_json() for x in page.items], "next": nxt})
 
     @router.post(
         "/incidents",
@@ -90,11 +101,7 @@ def build_exchange_router(channel: Channel, caller: Any, page_limit_max: int) ->
     async def incidents(
         who: Principal = caller, cursor: str | None = Query(None), limit: str | None = Query(None)
     ) -> JSONResponse:
-        page = await run_in_threadpool(mail.incidents, who, *page_args(who, cursor, limit))
-        items = [i.to_json() for i in page.items]
-        return JSONResponse(
-            {"items": items, "next": encode_cursor(channel.sealed, who.party, page.next)}
-        )
+        return await listed(who, mail.incidents, cursor, limit)
 
     @router.get(
         "/incidents/{incident_id}",
@@ -136,11 +143,7 @@ def build_exchange_router(channel: Channel, caller: Any, page_limit_max: int) ->
     async def requests(
         who: Principal = caller, cursor: str | None = Query(None), limit: str | None = Query(None)
     ) -> JSONResponse:
-        page = await run_in_threadpool(mail.requests, who, *page_args(who, cursor, limit))
-        items = [r.to_json() for r in page.items]
-        return JSONResponse(
-            {"items": items, "next": encode_cursor(channel.sealed, who.party, page.next)}
-        )
+        return await listed(who, mail.requests, cursor, limit)
 
     @router.get(
         "/requests/{request_id}",
@@ -188,11 +191,7 @@ def build_exchange_router(channel: Channel, caller: Any, page_limit_max: int) ->
     async def messages(
         who: Principal = caller, cursor: str | None = Query(None), limit: str | None = Query(None)
     ) -> JSONResponse:
-        page = await run_in_threadpool(mail.messages, who, *page_args(who, cursor, limit))
-        items = [m.to_json() for m in page.items]
-        return JSONResponse(
-            {"items": items, "next": encode_cursor(channel.sealed, who.party, page.next)}
-        )
+        return await listed(who, mail.messages, cursor, limit)
 
     @router.get(
         "/messages/{message_id}",
