@@ -73,6 +73,8 @@ EXPORTS: dict[str, list[str]] = {
     "deconflict.api.problems": [
         "PROBLEM_TYPE_BASE",
         "install_problem_handlers",
+        "problem_body",
+        "problem_of",
         "problem_response",
     ],
     "deconflict.api.routes": [
@@ -105,6 +107,10 @@ EXPORTS: dict[str, list[str]] = {
         "WRITE_MODELS",
         "body_doc",
         "problem_doc",
+    ],
+    "deconflict.api.track_routes": [
+        "TrackBatchIn",
+        "build_track_router",
     ],
     "deconflict.api.webhook_driver": [
         "run_webhooks",
@@ -401,6 +407,15 @@ EXPORTS: dict[str, list[str]] = {
     "deconflict.sealing": [
         "SealedIds",
     ],
+    "deconflict.separation": [
+        "Encounters",
+        "REFERENCE_CODES",
+        "Separation",
+        "Traffic",
+        "detect",
+        "ecef",
+        "solve_pairs",
+    ],
     "deconflict.service": [
         "Channel",
         "Outcome",
@@ -455,11 +470,44 @@ EXPORTS: dict[str, list[str]] = {
     "deconflict.store.sqlite_schema": [
         "MIGRATIONS",
     ],
+    "deconflict.store.sqlite_tracks": [
+        "TrackTables",
+    ],
+    "deconflict.surveillance": [
+        "Cycle",
+        "Surveillance",
+        "TrackPolicy",
+    ],
     "deconflict.templates": [
         "MAX_FIELD_CHARS",
         "TEMPLATES",
         "Template",
         "render",
+    ],
+    "deconflict.track_alerts": [
+        "Alert",
+        "AlertKind",
+        "Change",
+        "ChangeKind",
+        "MOVED_S",
+        "OpenEncounter",
+        "encounter_from_json",
+        "pair_alerts",
+        "step",
+    ],
+    "deconflict.track_grid": [
+        "candidate_pairs",
+        "swept_boxes",
+    ],
+    "deconflict.tracks": [
+        "KT_MPS",
+        "MAX_GROUND_SPEED_MPS",
+        "MAX_TRACK_ID_CHARS",
+        "MAX_VERTICAL_RATE_MPS",
+        "Picture",
+        "Track",
+        "parse_track",
+        "picture_at",
     ],
     "deconflict.units": [
         "ALTITUDE_TOLERANCE_M",

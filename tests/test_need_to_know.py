@@ -93,6 +93,8 @@ COVERED = {
     ("PUT", "/v1/webhook"): "test_a_partys_webhook_is_its_own",
     ("GET", "/v1/webhook"): "test_a_partys_webhook_is_its_own",
     ("DELETE", "/v1/webhook"): "test_a_partys_webhook_is_its_own",
+    ("POST", "/v1/tracks"): "test_a_partys_tracks_are_its_own",
+    ("GET", "/v1/tracks"): "test_a_partys_tracks_are_its_own",
 }
 
 SECRET = {"callsign": "VIPER 31", "purpose": "Target: depot at grid 37S DU 1234 5678"}
@@ -1258,3 +1260,33 @@ def test_only_a_partys_admin_suspends_it_and_every_party_sees_it(api: Api) -> No
     r = api.delete("coalition_admin", "/v1/suspension", None)
     assert r.status_code == 409
     assert api.delete("russia_admin", "/v1/suspension", None).status_code == 200
+
+
+def test_a_partys_tracks_are_its_own(api: Api) -> None:
+    """A track is reported for the caller's own party only and read back by it alone; the
+    stream's acknowledgements and the encounters are checked in test_track_api.py."""
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    track = {
+        "track_id": "VIPER31",
+        "time": now,
+        "lat": 35.0,
+        "lon": 39.0,
+        "altitude": {"value": 18_000, "units": "ft", "reference": "AMSL"},
+        "ground_speed": {"value": 420, "units": "kt"},
+        "track_deg": 95.0,
+        "vertical_rate": {"value": 0, "units": "ft/min"},
+    }
+    r = api.post("coalition", "/v1/tracks", {"tracks": [track]})
+    assert r.status_code == 200, r.text
+    # No field names another party: a "party" member is refused, not honoured.
+    r = api.post("russia", "/v1/tracks", {"tracks": [track | {"party": "coalition"}]})
+    assert (r.status_code, r.json()["errors"][0]["field"]) == (422, "/tracks/0/party")
+    r = api.post("coalition_viewer", "/v1/tracks", {"tracks": [track]})
+    assert (r.status_code, r.json()["code"]) == (403, "forbidden")
+    for who in ("coalition", "coalition_viewer"):
+        items = api.get(who, "/v1/tracks").json()["items"]
+        assert [t["track_id"] for t in items] == ["VIPER31"], who
+    for who in ("russia", "relay", "medics", "channel_admin"):
+        r = api.get(who, "/v1/tracks")
+        assert r.status_code == 200
+        assert "VIPER31" not in r.text, who

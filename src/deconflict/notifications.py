@@ -58,6 +58,7 @@ class Subject(StrEnum):
     REQUEST = "request"
     MESSAGE = "message"
     RELEASE = "release"
+    ENCOUNTER = "encounter"
 
 
 class NotificationState(StrEnum):

@@ -75,4 +75,5 @@ def open_channel(settings: Settings, database: Path | None = None) -> Channel:
         deadlines=settings.deadlines(),
         notice_policy=settings.notice_policy(),
         line_test_times=settings.line_tests(),
+        track_policy=settings.track_policy(),
     )

@@ -52,6 +52,7 @@ from deconflict.principals import Party, Principal, hash_token, new_token
 from deconflict.rules import RuleSet
 from deconflict.sealing import SealedIds
 from deconflict.store.base import ConflictQuery, DeclarationQuery, Page, Store, StoreTxn
+from deconflict.surveillance import Surveillance, TrackPolicy
 from deconflict.volumes import format_time
 
 __all__ = ["Channel", "Outcome", "new_id", "utc_now"]
@@ -98,6 +99,7 @@ class Channel:
         deadlines: Deadlines | None = None,
         notice_policy: NoticePolicy | None = None,
         line_test_times: Sequence[clock_time] = (),
+        track_policy: TrackPolicy | None = None,
         clock: Callable[[], datetime] = utc_now,
         ids: Callable[[str], str] = new_id,
     ) -> None:
@@ -115,6 +117,9 @@ class Channel:
         self.sealed = SealedIds.derived_from(ledger.signer.seed)
         """Event ids and list cursors as parties see them (:mod:`deconflict.sealing`)."""
         self.dispatch = Dispatch(store, ledger, self.inbox, self.sealed, clock=clock)
+        self.surveillance = Surveillance(
+            store, ledger, self.inbox, track_policy or TrackPolicy(), clock=clock, ids=ids
+        )
 
     def tick(self) -> None:
         """What the clock does, once: escalate notifications past their deadline, expire

@@ -20,6 +20,9 @@ from deconflict.rules import (
     RuleSet,
     default_rules,
 )
+from deconflict.separation import Separation
+from deconflict.surveillance import TrackPolicy
+from deconflict.units import FT_M, NM_M
 
 __all__ = ["DATABASE_FILE", "Settings", "setting_docs"]
 
@@ -144,6 +147,45 @@ class Settings:
         metadata=_doc("How far beyond its footprint a protected site is protected, metres."),
     )
 
+    track_cycle_s: float = field(
+        default=1.0,
+        metadata=_doc("How often the service predicts encounters between tracks, seconds."),
+    )
+    track_lookahead_s: float = field(
+        default=300.0,
+        metadata=_doc("How far ahead a detection cycle predicts tracks, seconds."),
+    )
+    track_separation_nm: float = field(
+        default=5.0,
+        metadata=_doc("Horizontal separation between aircraft of different parties, NM."),
+    )
+    track_separation_ft: float = field(
+        default=1000.0,
+        metadata=_doc("Vertical separation between aircraft of different parties, feet."),
+    )
+    track_stale_s: float = field(
+        default=30.0,
+        metadata=_doc("A track report older than this takes no part in detection, seconds."),
+    )
+    track_retention_s: float = field(
+        default=3600.0,
+        metadata=_doc("How long the latest report of an aircraft is kept at most, seconds."),
+    )
+    track_grace_s: float = field(
+        default=5.0,
+        metadata=_doc("An encounter no longer predicted for this long is over, seconds."),
+    )
+    track_conformance_window_s: float = field(
+        default=3600.0,
+        metadata=_doc(
+            "How long after a party's declaration ends its aircraft still inside it are"
+            " flagged, seconds."
+        ),
+    )
+    track_batch_max: int = field(
+        default=10_000, metadata=_doc("Most track reports accepted in one batch.")
+    )
+
     @property
     def database_path(self) -> Path:
         return self.data_dir / DATABASE_FILE
@@ -155,6 +197,20 @@ class Settings:
             high=timedelta(seconds=self.high_deadline_s),
             medium=timedelta(seconds=self.medium_deadline_s),
             info=None,
+        )
+
+    def track_policy(self) -> TrackPolicy:
+        return TrackPolicy(
+            separation=Separation(
+                horizontal_m=self.track_separation_nm * NM_M,
+                vertical_m=self.track_separation_ft * FT_M,
+                lookahead_s=self.track_lookahead_s,
+            ),
+            stale_after=timedelta(seconds=self.track_stale_s),
+            retention=timedelta(seconds=self.track_retention_s),
+            grace=timedelta(seconds=self.track_grace_s),
+            conformance_window=timedelta(seconds=self.track_conformance_window_s),
+            batch_max=self.track_batch_max,
         )
 
     def line_tests(self) -> tuple[time, ...]:

@@ -28,7 +28,7 @@ from deconflict.geodesy import GEOD
 from deconflict.separation import Encounters, Separation
 from deconflict.tracks import Picture
 from deconflict.units import FT_M
-from deconflict.volumes import format_time
+from deconflict.volumes import format_time, parse_time
 
 __all__ = [
     "MOVED_S",
@@ -37,6 +37,7 @@ __all__ = [
     "Change",
     "ChangeKind",
     "OpenEncounter",
+    "encounter_from_json",
     "pair_alerts",
     "step",
 ]
@@ -81,6 +82,38 @@ class OpenEncounter:
     opened_at: datetime
     seen_at: datetime
     """The last cycle that predicted it."""
+
+    def to_json(self) -> dict[str, Any]:
+        """As stored between cycles (never shown to a party as such)."""
+        a = self.alert
+        return {
+            "id": self.id,
+            "opened_at": format_time(self.opened_at),
+            "seen_at": format_time(self.seen_at),
+            "alert": {
+                "key": list(a.key),
+                "kind": str(a.kind),
+                "lost": a.lost,
+                "closest_at": format_time(a.closest_at),
+                "closest_distance_m": a.closest_distance_m,
+                "views": {party: dict(view) for party, view in a.views.items()},
+            },
+        }
+
+
+def encounter_from_json(raw: Mapping[str, Any]) -> OpenEncounter:
+    a = raw["alert"]
+    alert = Alert(
+        key=tuple(a["key"]),
+        kind=AlertKind(a["kind"]),
+        lost=bool(a["lost"]),
+        closest_at=parse_time(a["closest_at"], ""),
+        closest_distance_m=float(a["closest_distance_m"]),
+        views=a["views"],
+    )
+    return OpenEncounter(
+        raw["id"], alert, parse_time(raw["opened_at"], ""), parse_time(raw["seen_at"], "")
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from deconflict.api.health_routes import SuspensionIn
 from deconflict.api.problems import install_problem_handlers, problem_response
 from deconflict.api.routes import build_router
 from deconflict.api.schemas import WRITE_MODELS, problem_doc
+from deconflict.api.track_routes import TrackBatchIn
 from deconflict.api.webhook_driver import run_webhooks
 from deconflict.api.webhook_routes import WebhookIn
 from deconflict.errors import DeconflictError
@@ -52,6 +53,7 @@ _INPUT_MODELS: tuple[type[BaseModel], ...] = (
     *EXCHANGE_WRITE_MODELS,
     WebhookIn,
     SuspensionIn,
+    TrackBatchIn,
 )
 """Models referenced by request bodies; the core validates, these document."""
 
@@ -72,6 +74,17 @@ async def _escalate(channel: Channel, tick_s: float) -> None:
         await asyncio.sleep(tick_s)
 
 
+async def _surveil(channel: Channel, cycle_s: float) -> None:
+    """The detection driver: one cycle every ``cycle_s`` (a slow cycle delays the next, it
+    never runs two at once)."""
+    while True:
+        try:
+            await run_in_threadpool(channel.surveillance.cycle)
+        except Exception:  # a failed cycle is retried at the next; the driver must not die
+            log.exception("detection cycle failed")
+        await asyncio.sleep(cycle_s)
+
+
 def create_app(settings: Settings, channel: Channel | None = None) -> FastAPI:
     """Build the app. Without a ``channel``, open the SQLite store under ``settings.data_dir``
     and close it on shutdown."""
@@ -88,10 +101,11 @@ def create_app(settings: Settings, channel: Channel | None = None) -> FastAPI:
         hooks = asyncio.create_task(
             run_webhooks(service.dispatch, settings.webhook_tick_s, settings.webhook_timeout_s)
         )
+        surveil = asyncio.create_task(_surveil(service, settings.track_cycle_s))
         try:
             yield
         finally:
-            for task in (driver, ringing, hooks):
+            for task in (driver, ringing, hooks, surveil):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -107,7 +121,15 @@ def create_app(settings: Settings, channel: Channel | None = None) -> FastAPI:
     )
     app.state.channel = service
     install_problem_handlers(app)
-    app.include_router(build_router(service, settings.page_limit_max, bell))
+    app.include_router(
+        build_router(
+            service,
+            settings.page_limit_max,
+            bell,
+            max_body_bytes=settings.max_body_bytes,
+            max_depth=settings.max_json_depth,
+        )
+    )
 
     @app.get("/healthz", summary="Liveness", tags=["health"])
     async def healthz() -> dict[str, str]:

@@ -12,12 +12,39 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from deconflict.errors import DeconflictError, FieldError, InvalidInput
 
-__all__ = ["PROBLEM_TYPE_BASE", "install_problem_handlers", "problem_response"]
+__all__ = [
+    "PROBLEM_TYPE_BASE",
+    "install_problem_handlers",
+    "problem_body",
+    "problem_of",
+    "problem_response",
+]
 
 PROBLEM_TYPE_BASE = "/problems/"
 _log = logging.getLogger("deconflict.api")
 
 _HTTP_CODES = {404: ("not_found", "Not found"), 405: ("method_not_allowed", "Method not allowed")}
+
+
+def problem_body(
+    status: int, code: str, title: str, detail: str, errors: list[FieldError] | None = None
+) -> dict[str, Any]:
+    """The RFC 9457 problem document."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if errors:
+        body["errors"] = [{"field": e.field, "rule": e.rule, "detail": e.detail} for e in errors]
+    return body
+
+
+def problem_of(exc: DeconflictError) -> dict[str, Any]:
+    errors = exc.errors if isinstance(exc, InvalidInput) else None
+    return problem_body(exc.status, exc.code, exc.title, exc.detail, errors)
 
 
 def problem_response(
@@ -29,17 +56,11 @@ def problem_response(
     errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_BASE + code,
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "code": code,
-    }
-    if errors:
-        body["errors"] = [{"field": e.field, "rule": e.rule, "detail": e.detail} for e in errors]
     return JSONResponse(
-        body, status_code=status, media_type="application/problem+json", headers=headers
+        problem_body(status, code, title, detail, errors),
+        status_code=status,
+        media_type="application/problem+json",
+        headers=headers,
     )
 
 

@@ -39,6 +39,7 @@ from deconflict.api.schemas import (
 from deconflict.api.schemas import (
     Outcome as OutcomeOut,
 )
+from deconflict.api.track_routes import build_track_router
 from deconflict.api.webhook_routes import build_webhook_router
 from deconflict.declarations import Kind, State
 from deconflict.errors import InvalidInput
@@ -93,7 +94,9 @@ def _outcome(outcome: Outcome, status: int = 200) -> JSONResponse:
     return response
 
 
-def build_router(channel: Channel, page_limit_max: int, bell: Bell) -> APIRouter:
+def build_router(
+    channel: Channel, page_limit_max: int, bell: Bell, *, max_body_bytes: int, max_depth: int
+) -> APIRouter:
     router = APIRouter(prefix="/v1")
 
     async def principal(
@@ -110,6 +113,7 @@ def build_router(channel: Channel, page_limit_max: int, bell: Bell) -> APIRouter
     router.include_router(build_events_router(bell, caller))
     router.include_router(build_exchange_router(channel, caller, page_limit_max))
     router.include_router(build_webhook_router(channel, caller))
+    router.include_router(build_track_router(channel, caller, max_body_bytes, max_depth))
     router.include_router(build_health_router(channel, caller))
 
     @router.get("/me", summary="The calling principal", responses=_PROBLEMS | _ok(PrincipalOut))

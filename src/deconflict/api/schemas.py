@@ -266,7 +266,9 @@ class EscalationOut(BaseModel):
 class NotificationOut(BaseModel):
     id: str
     party: str = Field(description="the recipient party")
-    subject: Literal["conflict", "incident", "launch_notice", "request", "message", "release"]
+    subject: Literal[
+        "conflict", "incident", "launch_notice", "request", "message", "release", "encounter"
+    ]
     subject_id: str
     severity: Severity
     state: Literal["pending", "delivered", "acknowledged"]

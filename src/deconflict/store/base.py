@@ -8,7 +8,7 @@ When :meth:`Store.write` returns, the transaction is durable on disk.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +26,8 @@ from deconflict.notifications import Notification
 from deconflict.permission_requests import PermissionRequest
 from deconflict.principals import Party, Principal
 from deconflict.rosters import Roster
+from deconflict.track_alerts import OpenEncounter
+from deconflict.tracks import Track
 from deconflict.webhooks import Failure, Webhook
 
 __all__ = ["ConflictQuery", "DeclarationQuery", "Page", "Store", "StoreTxn"]
@@ -147,6 +149,25 @@ class StoreTxn(LedgerTxn, Protocol):
 
     def line_tests(self) -> dict[str, datetime]: ...
     def save_line_test(self, party: str, scheduled_for: datetime) -> None: ...
+
+    def save_tracks(self, tracks: Iterable[Track]) -> None:
+        """Keep each aircraft's latest report; an older report than the stored one is ignored."""
+
+    def party_tracks(self, party: str) -> list[Track]: ...
+    def tracks_since(self, since: datetime) -> list[Track]: ...
+    def purge_tracks(self, before: datetime) -> int:
+        """Forget reports older than ``before``; how many."""
+
+    def oldest_track_before(self, before: datetime) -> bool:
+        """Whether any report is older than ``before``."""
+
+    def track_declarations(self, since: datetime, until: datetime) -> list[Declaration]:
+        """Declarations planned, active or ended whose window meets [since, until]: the zones
+        and volumes a detection cycle checks tracks against."""
+
+    def open_encounters(self) -> dict[tuple[str, ...], OpenEncounter]: ...
+    def save_encounters(self, encounters: Iterable[OpenEncounter]) -> None:
+        """Replace the open encounters."""
 
     def ledger_checkpoint(self) -> str | None:
         """The latest signed checkpoint."""

@@ -30,6 +30,7 @@ from deconflict.store.sqlite_health import HealthTables
 from deconflict.store.sqlite_ledger import LedgerTables
 from deconflict.store.sqlite_records import conflict_from_json, conflict_to_json, principal_from_row
 from deconflict.store.sqlite_schema import MIGRATIONS
+from deconflict.store.sqlite_tracks import TrackTables
 from deconflict.volumes import format_time, parse_time
 
 __all__ = ["DECLARATION_CACHE_SIZE", "SqliteStore", "SqliteTxn"]
@@ -58,7 +59,7 @@ def _page(rows: list[Any], limit: int, load: Callable[[Any], T]) -> Page[T]:
     return Page([load(r) for r in rows], rows[-1][0] if more and rows else None)
 
 
-class SqliteTxn(LedgerTables, ChannelTables, ExchangeTables, HealthTables):
+class SqliteTxn(LedgerTables, ChannelTables, ExchangeTables, HealthTables, TrackTables):
     """Everything the service does inside one transaction."""
 
     def __init__(self, conn: sqlite3.Connection, cache: DeclarationCache) -> None:
@@ -213,6 +214,14 @@ class SqliteTxn(LedgerTables, ChannelTables, ExchangeTables, HealthTables):
             ).fetchall()
             found.update((r[0], r[1]) for r in rows)
         return [self._load(i, v) for i, v in found.items()]
+
+    def track_declarations(self, since: datetime, until: datetime) -> list[Declaration]:
+        rows = self._c.execute(
+            "SELECT id, version, body FROM declarations WHERE state IN ('planned', 'active',"
+            " 'ended') AND t_end >= ? AND t_start <= ? ORDER BY seq",
+            (since.timestamp(), until.timestamp()),
+        ).fetchall()
+        return [self._load(r[0], r[1], r[2]) for r in rows]
 
     def list_declarations(self, viewer: Viewer, query: DeclarationQuery) -> Page[Declaration]:
         sql = [

@@ -211,4 +211,27 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         );
         """,
     ),
+    (
+        "0007_tracks",
+        """
+        CREATE TABLE tracks (
+            party TEXT NOT NULL,
+            track_id TEXT NOT NULL,
+            time REAL NOT NULL,
+            lat REAL NOT NULL,
+            lon REAL NOT NULL,
+            altitude_m REAL NOT NULL,
+            reference TEXT NOT NULL,
+            ground_speed_mps REAL NOT NULL,
+            track_deg REAL NOT NULL,
+            vertical_rate_mps REAL NOT NULL,
+            PRIMARY KEY (party, track_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX tracks_time ON tracks(time);
+        CREATE TABLE encounters (
+            key TEXT PRIMARY KEY,
+            body TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """,
+    ),
 )
