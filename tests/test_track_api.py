@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from deconflict.service import Channel, utc_now
 from deconflict.settings import Settings
 from deconflict.store.sqlite import SqliteStore
 from deconflict.surveillance import TrackPolicy
-from servers import free_port, running
+from servers import DECONFLICT, free_port, running
 from test_inbox import T0, FakeClock, stamp
 
 FL200_FT = 20_000
@@ -282,7 +284,17 @@ def test_the_stream_refuses_a_caller_without_a_valid_token(ops: Ops, token: str 
     assert closed.value.code == 1008
 
 
-def test_a_batch_acknowledged_on_the_stream_survives_sigkill(tmp_path: Path) -> None:
+def _encounters_of(port: int, token: str) -> list[dict[str, Any]]:
+    r = httpx.get(
+        f"http://127.0.0.1:{port}/v1/notifications",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    return [n for n in r.json()["items"] if n["subject"] == "encounter"]
+
+
+def test_a_live_server_detects_every_cycle_and_keeps_what_it_acknowledged_through_sigkill(
+    tmp_path: Path,
+) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     channel = open_channel(settings)
     tokens = make_channel_parties(channel)
@@ -298,10 +310,23 @@ def test_a_batch_acknowledged_on_the_stream_survives_sigkill(tmp_path: Path) -> 
         ) as ws,
     ):
         for k in range(20):
-            track = report(f"VIPER{k}", 38.0 + k / 100, 35.0, 90.0, at=utc_now())
+            track = report(f"VIPER{k}", 38.0, 35.0 + k / 10, 90.0, at=utc_now())
             ws.send(json.dumps({"tracks": [track]}))
             assert json.loads(ws.recv(timeout=10)) == {"seq": k + 1, "accepted": 1}
             sent.append(track["track_id"])
+        # A Russian aircraft head-on to VIPER0: the server's own cycle must tell both sides.
+        r = httpx.post(
+            f"http://127.0.0.1:{port}/v1/tracks",
+            json={"tracks": [report("FULCRUM7", 38.6, 35.0, 270.0, at=utc_now())]},
+            headers={"Authorization": f"Bearer {tokens['russia']}"},
+        )
+        assert r.status_code == 200, r.text
+        deadline = time.monotonic() + 15
+        while not _encounters_of(port, tokens["russia"]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        (told,) = _encounters_of(port, tokens["russia"])
+        assert told["body"]["other_party"] == "coalition"
+        assert "VIPER0" not in json.dumps(told)
         server.send_signal(signal.SIGKILL)
         server.wait()
     with running(args, port, tmp_path / "log"):
@@ -309,4 +334,14 @@ def test_a_batch_acknowledged_on_the_stream_survives_sigkill(tmp_path: Path) -> 
             f"http://127.0.0.1:{port}/v1/tracks",
             headers={"Authorization": f"Bearer {tokens['coalition']}"},
         ).json()["items"]
-    assert sorted(t["track_id"] for t in got) == sorted(sent)
+        assert sorted(t["track_id"] for t in got) == sorted(sent)
+        (theirs,) = _encounters_of(port, tokens["coalition"])
+        assert theirs["subject_id"] == told["subject_id"]
+        assert theirs["body"]["own_track"] == "VIPER0"
+    verified = subprocess.run(
+        [*DECONFLICT, "verify", "--data-dir", str(settings.data_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
