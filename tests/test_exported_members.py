@@ -135,6 +135,9 @@ EXPORTS: dict[str, list[str]] = {
     "deconflict.cli_ledger": [
         "register",
     ],
+    "deconflict.cli_replay": [
+        "register",
+    ],
     "deconflict.conflicts": [
         "Conflict",
         "ConflictState",
@@ -377,6 +380,33 @@ EXPORTS: dict[str, list[str]] = {
         "check_state",
         "first_difference",
     ],
+    "deconflict.replay": [
+        "Cycle",
+        "DEFAULT_GRACE_CYCLES",
+        "DEFAULT_STALE_AFTER_S",
+        "Prediction",
+        "Record",
+        "ReplayOptions",
+        "Report",
+        "STEP_SAMPLE",
+        "Side",
+        "choose_cycle",
+        "data_step",
+        "replay",
+    ],
+    "deconflict.replay_io": [
+        "AltitudeSource",
+        "Format",
+        "MAX_PROBLEMS",
+        "OPENSKY_COLUMNS",
+        "PATH_POINTS",
+        "Recording",
+        "ReplayInputError",
+        "geojson",
+        "open_recording",
+        "operator_party",
+        "write_json",
+    ],
     "deconflict.rosters": [
         "Level",
         "MAX_LEVELS",
@@ -496,8 +526,17 @@ EXPORTS: dict[str, list[str]] = {
         "step",
     ],
     "deconflict.track_grid": [
+        "MAX_CELLS_PER_BOX",
         "candidate_pairs",
         "swept_boxes",
+    ],
+    "deconflict.track_zones": [
+        "CONFORMANCE_HORIZON",
+        "FLIGHT_KINDS",
+        "PATH_STEP_M",
+        "PRUNE_CHUNK_M",
+        "ZONE_KINDS",
+        "zone_alerts",
     ],
     "deconflict.tracks": [
         "KT_MPS",

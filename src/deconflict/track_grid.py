@@ -22,7 +22,7 @@ from deconflict.units import ALTITUDE_TOLERANCE_M, DISTANCE_TOLERANCE_M, REFEREN
 if TYPE_CHECKING:
     from deconflict.separation import Separation, Traffic
 
-__all__ = ["candidate_pairs", "swept_boxes"]
+__all__ = ["MAX_CELLS_PER_BOX", "candidate_pairs", "swept_boxes"]
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -31,6 +31,10 @@ _EARTH_RADIUS_MIN_M = 6_335_000.0  # smallest radius of curvature of WGS84 (meri
 _MIN_CELL_M = 1_000.0
 _MIN_CELL_ALT_M = 100.0
 _SPEED_QUANTILE = 0.9
+MAX_CELLS_PER_BOX = 64
+"""A box covering more cells (an aircraft far faster or climbing far faster than the rest) is
+not entered into the grid but compared with every other box: a few such reports cost time in
+proportion to their number, never memory in proportion to their speed."""
 
 
 def swept_boxes(
@@ -87,6 +91,9 @@ def candidate_pairs(
     hi_c = np.floor(hi / size).astype(np.int64)
     span = hi_c - lo_c + 1
     count = np.prod(span, axis=1)
+    large = np.flatnonzero(count > MAX_CELLS_PER_BOX)
+    count[large] = 0
+    extra = _against_all(large, lo, hi, traffic.party)
     owner = np.repeat(np.arange(n, dtype=np.int64), count)
     local = np.arange(owner.shape[0], dtype=np.int64) - np.repeat(np.cumsum(count) - count, count)
     cells = np.empty((owner.shape[0], 4), np.int64)
@@ -94,6 +101,8 @@ def candidate_pairs(
         width = span[owner, axis]
         cells[:, axis] = lo_c[owner, axis] + local % width
         local //= width
+    if owner.shape[0] == 0:
+        return extra
     base = cells.min(axis=0)
     extent = cells.max(axis=0) - base + 1
     key = np.zeros(owner.shape[0], np.int64)
@@ -119,4 +128,25 @@ def candidate_pairs(
     i, j = i[other], j[other]
     meet = np.all(np.maximum(lo[i], lo[j]) <= np.minimum(hi[i], hi[j]), axis=1)
     i, j = i[meet], j[meet]
-    return np.minimum(i, j), np.maximum(i, j)
+    a = np.concatenate([np.minimum(i, j), extra[0]])
+    b = np.concatenate([np.maximum(i, j), extra[1]])
+    return a, b
+
+
+def _against_all(large: Ints, lo: Floats, hi: Floats, party: Ints) -> tuple[Ints, Ints]:
+    """Pairs of each large box with every box it meets (of another party), each pair once."""
+    found_a: list[Ints] = []
+    found_b: list[Ints] = []
+    is_large = np.zeros(lo.shape[0], bool)
+    is_large[large] = True
+    for i in large.tolist():
+        meet = np.all((lo <= hi[i]) & (hi >= lo[i]), axis=1) & (party != party[i])
+        # A pair of two large boxes is produced by the lower row only.
+        meet &= ~is_large | (np.arange(lo.shape[0]) > i)
+        j = np.flatnonzero(meet).astype(np.int64)
+        found_a.append(np.minimum(i, j))
+        found_b.append(np.maximum(i, j))
+    if not found_a:
+        empty = np.zeros(0, np.int64)
+        return empty, empty
+    return np.concatenate(found_a), np.concatenate(found_b)
