@@ -17,6 +17,7 @@ from rich.table import Table
 
 from deconflict.api.app import create_app
 from deconflict.cli_ledger import register as register_ledger_commands
+from deconflict.cli_replay import register as register_replay_command
 from deconflict.demo import DEMO_TOKENS_FILE, load_scenario
 from deconflict.disclosure import Role
 from deconflict.errors import DeconflictError, InvalidInput
@@ -34,6 +35,7 @@ admin = typer.Typer(
 )
 app.add_typer(admin, name="admin")
 register_ledger_commands(app)
+register_replay_command(app)
 console = Console()
 err = Console(stderr=True)
 
