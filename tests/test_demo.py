@@ -8,7 +8,9 @@ rules table), not from running the detector; see the scenario's note.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -168,14 +170,16 @@ def ledger_head(port: int, token: str) -> tuple[str, str]:
 @pytest.mark.slow
 def test_a_second_demo_start_keeps_the_database_and_its_ledger(tmp_path: Path) -> None:
     data, port = tmp_path / "demo", free_port()
-    with running(["demo", "--data-dir", str(data), "--port", str(port)], port, tmp_path / "log"):
+    # Without the simulated traffic, whose encounters would grow the log between the starts.
+    args = ["demo", "--data-dir", str(data), "--port", str(port), "--no-traffic"]
+    with running(args, port, tmp_path / "log"):
         tokens = (data / "demo-tokens.json").read_text()
         token = json.loads(tokens)["coalition"]
         first = httpx.get(
             f"http://127.0.0.1:{port}/v1/declarations", headers={"Authorization": f"Bearer {token}"}
         ).json()["items"]
         first_head = ledger_head(port, token)
-    with running(["demo", "--data-dir", str(data), "--port", str(port)], port, tmp_path / "log"):
+    with running(args, port, tmp_path / "log"):
         assert (data / "demo-tokens.json").read_text() == tokens
         again = httpx.get(
             f"http://127.0.0.1:{port}/v1/declarations", headers={"Authorization": f"Bearer {token}"}
@@ -192,3 +196,31 @@ def test_a_second_demo_start_keeps_the_database_and_its_ledger(tmp_path: Path) -
         or e["declaration"]["kind"] == "coordination_measure"
         or "coalition" in e["declaration"].get("released_to", [])
     )
+
+
+def _encounters(port: int, token: str) -> list[dict[str, Any]]:
+    r = httpx.get(
+        f"http://127.0.0.1:{port}/v1/notifications",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    return [n for n in r.json()["items"] if n["subject"] == "encounter"]
+
+
+def test_the_demo_traffic_crosses_and_both_parties_are_told(tmp_path: Path) -> None:
+    """The A-10 and the Su-24 start half a leg from the crossing, inside the look-ahead: the
+    first cycles must predict their meeting and tell both sides, each of its own aircraft."""
+    data, port = tmp_path / "demo", free_port()
+    with running(["demo", "--data-dir", str(data), "--port", str(port)], port, tmp_path / "log"):
+        tokens = json.loads((data / "demo-tokens.json").read_text())
+        deadline = time.monotonic() + 20
+        while not _encounters(port, tokens["russia"]) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        (red,) = _encounters(port, tokens["russia"])
+        (blue,) = _encounters(port, tokens["coalition"])
+        bystanders = {party: _encounters(port, tokens[party]) for party in ("medics", "relay")}
+    assert (blue["body"]["own_track"], blue["body"]["other_party"]) == ("HOG21", "russia")
+    assert (red["body"]["own_track"], red["body"]["other_party"]) == ("FENCER11", "coalition")
+    assert blue["severity"] == red["severity"] == "critical"
+    assert "HOG21" not in json.dumps(red)
+    assert "FENCER11" not in json.dumps(blue)
+    assert bystanders == {"medics": [], "relay": []}

@@ -170,6 +170,13 @@ EXPORTS: dict[str, list[str]] = {
         "load_scenario",
         "scenario",
     ],
+    "deconflict.demo.traffic": [
+        "MEETING_INTERVAL_S",
+        "PATROLS",
+        "Patrol",
+        "feed",
+        "reports",
+    ],
     "deconflict.detection": [
         "Finding",
         "Overlap",

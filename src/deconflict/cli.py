@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from deconflict.api.app import create_app
 from deconflict.cli_ledger import register as register_ledger_commands
 from deconflict.cli_replay import register as register_replay_command
 from deconflict.demo import DEMO_TOKENS_FILE, load_scenario
+from deconflict.demo.traffic import feed
 from deconflict.disclosure import Role
 from deconflict.errors import DeconflictError, InvalidInput
 from deconflict.notes import NoteError
@@ -107,6 +109,13 @@ def demo(
     host: Host = "127.0.0.1",
     port: Port = 8000,
     sets: Sets = None,
+    traffic: Annotated[
+        bool,
+        typer.Option(
+            "--traffic/--no-traffic",
+            help="Feed two simulated aircraft whose paths cross every few minutes.",
+        ),
+    ] = True,
 ) -> None:
     """Serve the Syria, April 2017 demo scenario (loaded once into a new data dir)."""
     settings = _settings(data_dir, host, port, sets)
@@ -128,6 +137,17 @@ def demo(
         console.print(f"demo scenario loaded; bearer tokens in {data_dir / DEMO_TOKENS_FILE}")
     else:
         console.print(f"keeping the existing database in {settings.data_dir}")
+    if traffic:
+        tokens = json.loads((settings.data_dir / DEMO_TOKENS_FILE).read_text(encoding="utf-8"))
+        local = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
+        stop = threading.Event()
+        threading.Thread(
+            target=feed,
+            args=(f"http://{local}:{settings.port}", tokens, stop),
+            name="demo-traffic",
+            daemon=True,
+        ).start()
+        console.print("feeding demo traffic: HOG21 (coalition) and FENCER11 (russia)")
     _serve(settings)
 
 
