@@ -528,9 +528,12 @@ EXPORTS: dict[str, list[str]] = {
         "ChangeKind",
         "MOVED_S",
         "OpenEncounter",
+        "altitude_band",
         "encounter_from_json",
         "pair_alerts",
+        "place",
         "step",
+        "whole_second",
     ],
     "deconflict.track_grid": [
         "MAX_CELLS_PER_BOX",

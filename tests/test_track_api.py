@@ -28,6 +28,7 @@ from deconflict.service import Channel, utc_now
 from deconflict.settings import Settings
 from deconflict.store.sqlite import SqliteStore
 from deconflict.surveillance import TrackPolicy
+from factories import box, declaration, volume
 from servers import DECONFLICT, free_port, running
 from test_inbox import T0, FakeClock, stamp
 
@@ -345,3 +346,33 @@ def test_a_live_server_detects_every_cycle_and_keeps_what_it_acknowledged_throug
         check=False,
     )
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_an_aircraft_heading_into_another_partys_air_defence_zone_warns_both(ops: Ops) -> None:
+    zone = declaration(
+        "air_defense_zone",
+        "Engagement zone",
+        volume(
+            box(38.9, 34.9, 39.1, 35.1),
+            lower=0,
+            upper=40_000,
+            start=stamp(T0 - timedelta(hours=1)),
+            end=stamp(T0 + timedelta(hours=2)),
+        ),
+    )
+    zone_id = ops.api.declare("russia", zone)["declaration"]["id"]
+    assert ops.send("coalition", report("VIPER11", 38.5, 35.0, 90.0)).status_code == 200
+    speed = 400 * 1852 / 3600
+    _, _, to_edge_m = GEOD.inv(38.5, 35.0, 38.9, 35.0)
+    assert ops.channel.surveillance.cycle().opened == 1
+    (blue,) = ops.encounters("coalition")
+    (red,) = ops.encounters("russia")
+    assert blue["severity"] == red["severity"] == "critical"
+    assert blue["body"]["kind"] == red["body"]["kind"] == "zone_entry"
+    assert (blue["body"]["own_track"], blue["body"]["other_party"]) == ("VIPER11", "russia")
+    assert zone_id not in json.dumps(blue)  # the zone is not released to the coalition
+    assert red["body"]["declaration_id"] == zone_id
+    assert red["body"]["other_party"] == "coalition"
+    assert "VIPER11" not in json.dumps(red)
+    entry = _t(red["body"]["entry_at"])
+    assert abs((entry - (T0 + timedelta(seconds=to_edge_m / speed))).total_seconds()) <= 1

@@ -27,6 +27,7 @@ from deconflict.rules import Severity
 from deconflict.separation import Separation, detect
 from deconflict.store.base import Store
 from deconflict.track_alerts import ChangeKind, OpenEncounter, pair_alerts, step
+from deconflict.track_zones import zone_alerts
 from deconflict.tracks import Track, parse_track, picture_at
 from deconflict.volumes import parse_object
 
@@ -144,7 +145,12 @@ class Surveillance:
             )
         picture = picture_at(fresh, now)
         alerts = pair_alerts(picture, detect(picture.traffic, policy.separation), policy.separation)
-        del declarations  # zone alerts: wired once track_zones lands
+        alerts += zone_alerts(
+            picture,
+            declarations,
+            policy.separation.lookahead_s,
+            conformance_horizon=policy.conformance_window,
+        )
         after, changes = step(
             self._open,
             alerts,

@@ -16,6 +16,7 @@ which altitude band; never the other party's track, speed or heading. Pure.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -37,9 +38,12 @@ __all__ = [
     "Change",
     "ChangeKind",
     "OpenEncounter",
+    "altitude_band",
     "encounter_from_json",
     "pair_alerts",
+    "place",
     "step",
+    "whole_second",
 ]
 
 MOVED_S = 30.0
@@ -139,7 +143,10 @@ class Change:
 
 
 def _material(old: Alert, new: Alert, horizontal_m: float) -> bool:
-    moved = abs((new.closest_at - old.closest_at).total_seconds()) >= MOVED_S
+    # While separation stays lost, the closest approach is "now" each cycle: not news.
+    moved = not (old.lost and new.lost) and (
+        abs((new.closest_at - old.closest_at).total_seconds()) >= MOVED_S
+    )
     nearer = abs(new.closest_distance_m - old.closest_distance_m) >= horizontal_m / 4
     return new.lost != old.lost or moved or nearer or set(new.views) != set(old.views)
 
@@ -177,18 +184,28 @@ def step(
     return after, changes
 
 
-def _second(t: datetime) -> datetime:
+def whole_second(t: datetime) -> datetime:
+    """Times told to parties are whole seconds."""
     return t.replace(microsecond=0)
 
 
-def _band(lower_m: float, upper_m: float, reference: str) -> dict[str, Any]:
-    """An altitude band rounded outwards to 100 ft steps."""
+def altitude_band(lower_m: float, upper_m: float, reference: str) -> dict[str, Any]:
+    """An altitude band as told to parties: rounded outwards to 100 ft steps.
+
+    >>> altitude_band(3048.2, 3100.0, "AMSL")["upper"]
+    3108.96
+    """
     return {
-        "lower": round(float(np.floor(lower_m / _BAND_STEP_M) * _BAND_STEP_M), 2),
-        "upper": round(float(np.ceil(upper_m / _BAND_STEP_M) * _BAND_STEP_M), 2),
+        "lower": round(math.floor(lower_m / _BAND_STEP_M) * _BAND_STEP_M, 2),
+        "upper": round(math.ceil(upper_m / _BAND_STEP_M) * _BAND_STEP_M, 2),
         "units": "m",
         "reference": reference,
     }
+
+
+def place(lon: float, lat: float) -> dict[str, float]:
+    """A place as told to parties: 3 decimals, about 100 m."""
+    return {"lat": round(lat, _PLACE_DECIMALS), "lon": round(lon, _PLACE_DECIMALS)}
 
 
 def pair_alerts(picture: Picture, found: Encounters, separation: Separation) -> list[Alert]:
@@ -217,16 +234,15 @@ def pair_alerts(picture: Picture, found: Encounters, separation: Separation) -> 
     for k in range(len(found)):
         ta, tb = picture.tracks[int(a[k])], picture.tracks[int(b[k])]
         first, second = sorted([ta, tb], key=lambda x: (x.party, x.track_id))
-        closest_at = _second(picture.at + timedelta(seconds=float(t[k])))
+        closest_at = whole_second(picture.at + timedelta(seconds=float(t[k])))
         shared = {
-            "loss_at": format_time(_second(picture.at + timedelta(seconds=float(found.t_in_s[k])))),
+            "loss_at": format_time(
+                whole_second(picture.at + timedelta(seconds=float(found.t_in_s[k])))
+            ),
             "closest_at": format_time(closest_at),
             "closest_distance_m": round(float(found.dcpa_m[k]), -1),
-            "place": {
-                "lat": round(float(lat_m[k]), _PLACE_DECIMALS),
-                "lon": round(float(lon_m[k]), _PLACE_DECIMALS),
-            },
-            "altitude_band": _band(
+            "place": place(float(lon_m[k]), float(lat_m[k])),
+            "altitude_band": altitude_band(
                 float(min(alt_a[k], alt_b[k])),
                 float(max(alt_a[k], alt_b[k])),
                 ta.reference if ta.reference == tb.reference else "AMSL",

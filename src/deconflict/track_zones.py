@@ -30,7 +30,6 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -42,12 +41,11 @@ from deconflict.declarations import DETECTABLE_STATES, Declaration, Kind
 from deconflict.disclosure import Role, Viewer, can_see
 from deconflict.geodesy import DENSIFY_SPACING_M, GEOD, lonlat_box, planar, projection_at
 from deconflict.separation import REFERENCE_CODES
-from deconflict.track_alerts import Alert, AlertKind
+from deconflict.track_alerts import Alert, AlertKind, altitude_band, place, whole_second
 from deconflict.tracks import Picture
 from deconflict.units import (
     ALTITUDE_TOLERANCE_M,
     DISTANCE_TOLERANCE_M,
-    FT_M,
     REFERENCE_MISMATCH_MARGIN_M,
 )
 from deconflict.volumes import Volume4D, format_time
@@ -80,8 +78,6 @@ Ints = npt.NDArray[np.int64]
 _EARTH_RADIUS_MIN_M = 6_335_000.0  # least radius of curvature of WGS84 (meridian, equator)
 _ARC_ERROR_M = 1.0  # circumscribed arcs overshoot the true circle by at most this
 _EXACT_GRID_DEG = 1e-9  # a projection centred on the point itself (within 0.1 mm)
-_BAND_STEP_M = 100 * FT_M
-_PLACE_DECIMALS = 3  # about 100 m
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,24 +162,6 @@ def _party_codes(picture: Picture, zones: Sequence[_Zone]) -> Ints:
     """Each zone's party as a code of the picture (-1: a party with no track)."""
     codes = {p: i for i, p in enumerate(picture.parties)}
     return np.array([codes.get(z.decl.party, -1) for z in zones], np.int64)
-
-
-def _second(t: datetime) -> datetime:
-    return t.replace(microsecond=0)
-
-
-def _band(altitude_m: float, reference: str) -> dict[str, Any]:
-    """An altitude rounded outwards to a 100 ft band."""
-    return {
-        "lower": round(math.floor(altitude_m / _BAND_STEP_M) * _BAND_STEP_M, 2),
-        "upper": round(math.ceil(altitude_m / _BAND_STEP_M) * _BAND_STEP_M, 2),
-        "units": "m",
-        "reference": reference,
-    }
-
-
-def _place(lon: float, lat: float) -> dict[str, float]:
-    return {"lat": round(lat, _PLACE_DECIMALS), "lon": round(lon, _PLACE_DECIMALS)}
 
 
 def _intervals(
@@ -310,11 +288,11 @@ def _entry_alerts(
     alerts = []
     for k, (i, _) in enumerate(keys):
         tr, decl = picture.tracks[i], zones[first[keys[k]][1]].decl
-        at = _second(picture.at + timedelta(seconds=float(t_s[k])))
+        at = whole_second(picture.at + timedelta(seconds=float(t_s[k])))
         shared = {
             "entry_at": format_time(at),
-            "place": _place(float(lon[k]), float(lat[k])),
-            "altitude_band": _band(float(alt[k]), tr.reference),
+            "place": place(float(lon[k]), float(lat[k])),
+            "altitude_band": altitude_band(float(alt[k]), float(alt[k]), tr.reference),
         }
         own = {"own_track": tr.track_id, "other_party": decl.party, "other_kind": str(decl.kind)}
         if can_see(Viewer(tr.party, Role.DUTY_OFFICER), decl):
@@ -391,13 +369,15 @@ def _conformance_alerts(
     alerts = []
     for (i, _), z in sorted(latest.items()):
         tr = picture.tracks[i]
-        ended = _second(z.over_at)
+        ended = whole_second(z.over_at)
         view = {
             "own_track": tr.track_id,
             "declaration_id": z.decl.id,
             "ended_at": format_time(ended),
-            "place": _place(float(traffic.lon_deg[i]), float(traffic.lat_deg[i])),
-            "altitude_band": _band(float(traffic.altitude_m[i]), tr.reference),
+            "place": place(float(traffic.lon_deg[i]), float(traffic.lat_deg[i])),
+            "altitude_band": altitude_band(
+                float(traffic.altitude_m[i]), float(traffic.altitude_m[i]), tr.reference
+            ),
         }
         alerts.append(
             Alert(

@@ -162,8 +162,8 @@ class StoreTxn(LedgerTxn, Protocol):
         """Whether any report is older than ``before``."""
 
     def track_declarations(self, since: datetime, until: datetime) -> list[Declaration]:
-        """Declarations planned, active or ended whose window meets [since, until]: the zones
-        and volumes a detection cycle checks tracks against."""
+        """Declarations whose window meets [since, until], whatever their state: the zones and
+        volumes a detection cycle checks tracks against."""
 
     def open_encounters(self) -> dict[tuple[str, ...], OpenEncounter]: ...
     def save_encounters(self, encounters: Iterable[OpenEncounter]) -> None:

@@ -217,8 +217,8 @@ class SqliteTxn(LedgerTables, ChannelTables, ExchangeTables, HealthTables, Track
 
     def track_declarations(self, since: datetime, until: datetime) -> list[Declaration]:
         rows = self._c.execute(
-            "SELECT id, version, body FROM declarations WHERE state IN ('planned', 'active',"
-            " 'ended') AND t_end >= ? AND t_start <= ? ORDER BY seq",
+            "SELECT id, version, body FROM declarations WHERE t_end >= ? AND t_start <= ?"
+            " ORDER BY seq",
             (since.timestamp(), until.timestamp()),
         ).fetchall()
         return [self._load(r[0], r[1], r[2]) for r in rows]
