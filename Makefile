@@ -33,5 +33,11 @@ bench: $(STAMP)
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
 
+# BlueSky (issue 5's comparison) lives in its own venv, pinned with hashes in bench/bluesky.lock.
+bench-tracks: $(STAMP) bench/bluesky.lock
+	$(PYTHON) -m venv .venv-bluesky
+	.venv-bluesky/bin/pip install --quiet --require-hashes -r bench/bluesky.lock
+	$(BIN)/python bench/tracks.py
+
 clean:
 	rm -rf $(VENV) demo-data .pytest_cache .mypy_cache .ruff_cache
