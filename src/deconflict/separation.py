@@ -1,9 +1,16 @@
 """Predicted loss of separation between tracks: exact closest point of approach, vectorised.
 
-The motion model: each aircraft keeps its ground speed and track angle over the ground and its
-vertical rate. Two aircraft lose separation at a moment when the distance between their ground
-positions is at most the horizontal minimum *and* their altitudes differ by at most the vertical
-minimum; touching counts, as everywhere in deconflict (:mod:`deconflict.units`).
+The motion model: each aircraft flies on at its ground speed along the geodesic it is on (its
+reported track angle is that geodesic's direction where it is now; the angle drifts along it,
+as on any great circle) and keeps its vertical rate. Two aircraft lose separation at a moment
+when the distance between their ground positions is *less than* the horizontal minimum *and*
+their altitudes differ by *less than* the vertical minimum. Unlike declared volumes, touching
+does not count here: the minima are the standards aircraft are flown to, and two aircraft on
+adjacent flight levels, exactly 1,000 ft apart, are separated. Each minimum is lowered by its
+tolerance (:data:`~deconflict.units.DISTANCE_TOLERANCE_M`,
+:data:`~deconflict.units.ALTITUDE_TOLERANCE_M`) so that rounding never turns "exactly at the
+minimum" into a loss; an AMSL and a W84 altitude are compared with
+:data:`~deconflict.units.REFERENCE_MISMATCH_MARGIN_M` added to the vertical minimum.
 
 Each pair is solved in its own local frame: the plane tangent to the ellipsoid at the midpoint of
 the two positions, with both velocities (east/north at each aircraft's own position, so meridian
@@ -166,7 +173,7 @@ def solve_pairs(
     qa = np.sum(w * w, axis=1)
     qb = np.sum(r * w, axis=1)
     r2 = np.sum(r * r, axis=1)
-    s_h = separation.horizontal_m + DISTANCE_TOLERANCE_M
+    s_h = separation.horizontal_m - DISTANCE_TOLERANCE_M
     moving = qa > _MIN_SPEED2
     safe_qa = np.where(moving, qa, 1.0)
     disc = qb * qb - qa * (r2 - s_h * s_h)
@@ -178,7 +185,7 @@ def solve_pairs(
 
     refs = traffic.references()
     margin = np.where(refs[a] != refs[b], REFERENCE_MISMATCH_MARGIN_M, 0.0)
-    s_v = separation.vertical_m + ALTITUDE_TOLERANCE_M + margin
+    s_v = separation.vertical_m - ALTITUDE_TOLERANCE_M + margin
     alt = traffic.altitude_m
     vs = traffic.vertical_rate_mps
     dz0 = alt[b] - alt[a]
