@@ -9,7 +9,10 @@ A pair is judged by one function of time, its *excess*::
 
     excess(t) = max(distance(t) - horizontal limit, |altitude difference(t)| - vertical limit)
 
-which is at most zero exactly when separation is lost at ``t`` (touching counts). Both terms
+which is below zero exactly when separation is lost at ``t``: touching does not count, the
+minima being the standards aircraft are flown to (two aircraft on adjacent flight levels,
+exactly 1,000 ft apart, are separated), and each limit is the minimum *lowered* by a slack, so
+that being exactly at the minimum, or a hair inside it, is never a loss. Both terms
 are (nearly) convex in time, so the excess is too and a pair has one loss interval at most.
 The excess is sampled every :data:`STEP_S` over ``[0, lookahead]``; every sampled local
 minimum is refined by golden-section search, and loss boundaries by bisection, to well under a
@@ -17,9 +20,10 @@ millisecond. The refined minimum of the excess over the look-ahead is the pair's
 :attr:`PairVerdict.margin_m`; a caller decides how close to zero it is willing to trust another
 model's answer.
 
-The limits are the rules of ``src/deconflict/units.py`` written out again here (not imported):
-half a metre of slack horizontally, a millimetre vertically, and 110 m more vertically between
-an ellipsoidal (W84) and a mean-sea-level (AMSL) altitude.
+The limits are the rules of ``src/deconflict/separation.py`` and ``src/deconflict/units.py``
+written out again here (not imported): the horizontal minimum less half a metre, the vertical
+minimum less a millimetre, and 110 m more vertically between an ellipsoidal (W84) and a
+mean-sea-level (AMSL) altitude.
 """
 
 from __future__ import annotations
@@ -48,8 +52,11 @@ GEOD = Geod(ellps="WGS84")
 STEP_S = 0.5
 """Sampling step of the first pass over the look-ahead."""
 DISTANCE_SLACK_M = 0.5
+"""Taken off the horizontal minimum: a pair must come closer than the minimum less this."""
 ALTITUDE_SLACK_M = 0.001
+"""Taken off the vertical minimum."""
 REFERENCE_MARGIN_M = 110.0
+"""Added to the vertical minimum between a W84 and an AMSL altitude."""
 
 _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 _TIME_RESOLUTION_S = 1e-6
@@ -130,11 +137,13 @@ class Oracle:
     # -- the model, at any moment ------------------------------------------------------------
 
     def horizontal_limit_m(self) -> float:
-        return self.horizontal_m + DISTANCE_SLACK_M
+        """Separation is lost only closer than this."""
+        return self.horizontal_m - DISTANCE_SLACK_M
 
     def vertical_limit_m(self, a: int, b: int) -> float:
+        """... and only with altitudes less than this apart."""
         mixed = self.aircraft[a].reference != self.aircraft[b].reference
-        return self.vertical_m + ALTITUDE_SLACK_M + (REFERENCE_MARGIN_M if mixed else 0.0)
+        return self.vertical_m - ALTITUDE_SLACK_M + (REFERENCE_MARGIN_M if mixed else 0.0)
 
     def distance_m(self, a: int, b: int, t: Floats) -> Floats:
         lon_a, lat_a = self.aircraft[a].ground_at(t)
@@ -145,8 +154,10 @@ class Oracle:
     def dz_m(self, a: int, b: int, t: Floats) -> Floats:
         return self.aircraft[b].altitude_at(t) - self.aircraft[a].altitude_at(t)
 
-    def excess_m(self, a: int, b: int, t: Floats) -> Floats:
-        horizontal = self.distance_m(a, b, t) - self.horizontal_limit_m()
+    def excess_m(self, a: int, b: int, t: Floats, widen_m: float = 0.0) -> Floats:
+        """The excess at the times ``t``, with the horizontal limit widened by ``widen_m``
+        (narrowed if negative)."""
+        horizontal = self.distance_m(a, b, t) - self.horizontal_limit_m() - widen_m
         vertical = np.abs(self.dz_m(a, b, t)) - self.vertical_limit_m(a, b)
         return np.maximum(horizontal, vertical)
 
@@ -165,18 +176,20 @@ class Oracle:
             if self.aircraft[a].party != self.aircraft[b].party
         ]
 
+    def least_excess(self, a: int, b: int, widen_m: float = 0.0) -> tuple[float, float]:
+        """When the excess is least over the look-ahead, and that least excess, with the
+        horizontal limit widened by ``widen_m`` (narrowed if negative): separation is lost
+        exactly when it is below zero."""
+        return self._least_excess(a, b, self._sampled_excess(a, b, widen_m), widen_m)
+
     def verdict(self, a: int, b: int) -> PairVerdict:
         ts = self.times
-        _, _, d = GEOD.inv(*self._ground[a], *self._ground[b])
-        sampled = np.maximum(
-            np.asarray(d) - self.horizontal_limit_m(),
-            np.abs(self.dz_m(a, b, ts)) - self.vertical_limit_m(a, b),
-        )
-        t_min, margin = self._least(lambda t: self.excess_m(a, b, t), sampled, 0.0, ts[-1])
-        if margin > 0.0:
+        sampled = self._sampled_excess(a, b)
+        t_min, margin = self._least_excess(a, b, sampled)
+        if margin >= 0.0:
             return PairVerdict(a, b, margin, t_min, None)
 
-        lost = sampled <= 0.0
+        lost = sampled < 0.0
         if lost[0]:
             t_in = 0.0
         else:
@@ -201,31 +214,47 @@ class Oracle:
         return PairVerdict(a, b, margin, t_min, loss)
 
     def first_within(self, a: int, b: int, level_m: float) -> float | None:
-        """The first moment in the look-ahead at which the excess is at most ``level_m``."""
+        """The first moment in the look-ahead at which the excess is below ``level_m``."""
         ts = self.times
         sampled = self.excess_m(a, b, ts)
-        below = sampled <= level_m
+        below = sampled < level_m
         if below[0]:
             return 0.0
         if below.any():
             k = int(np.argmax(below))
             return self._boundary(a, b, float(ts[k - 1]), float(ts[k]), level_m)
         t_min, least = self._least(lambda t: self.excess_m(a, b, t), sampled, 0.0, ts[-1])
-        if least > level_m:
+        if least >= level_m:
             return None
         lo = float(ts[max(int(np.searchsorted(ts, t_min)) - 1, 0)])
         return self._boundary(a, b, lo, t_min, level_m)
 
     # -- numerics ----------------------------------------------------------------------------
 
+    def _sampled_excess(self, a: int, b: int, widen_m: float = 0.0) -> Floats:
+        """The excess at the oracle's own times, from the ground positions computed once."""
+        _, _, d = GEOD.inv(*self._ground[a], *self._ground[b])
+        return np.maximum(
+            np.asarray(d, np.float64) - self.horizontal_limit_m() - widen_m,
+            np.abs(self.dz_m(a, b, self.times)) - self.vertical_limit_m(a, b),
+        )
+
+    def _least_excess(
+        self, a: int, b: int, sampled: Floats, widen_m: float = 0.0
+    ) -> tuple[float, float]:
+        def excess(t: Floats) -> Floats:
+            return self.excess_m(a, b, t, widen_m)
+
+        return self._least(excess, sampled, 0.0, float(self.times[-1]))
+
     def _boundary(self, a: int, b: int, outside: float, inside: float, level: float = 0.0) -> float:
-        """Bisect to the moment where the excess crosses ``level`` between a moment above it
-        and a moment at or below it; return the moment on the lost side."""
+        """Bisect to the moment where the excess crosses ``level`` between a moment at or above
+        it and a moment below it; return the moment on the lost side."""
         for _ in range(60):
             if abs(inside - outside) <= _TIME_RESOLUTION_S:
                 break
             mid = (outside + inside) / 2.0
-            if self.at(self.excess_m, a, b, mid) <= level:
+            if self.at(self.excess_m, a, b, mid) < level:
                 inside = mid
             else:
                 outside = mid
