@@ -25,6 +25,7 @@ from deconflict.api.problems import install_problem_handlers, problem_response
 from deconflict.api.routes import build_router
 from deconflict.api.schemas import WRITE_MODELS, problem_doc
 from deconflict.api.track_routes import TrackBatchIn
+from deconflict.api.web_routes import install_dashboard
 from deconflict.api.webhook_driver import run_webhooks
 from deconflict.api.webhook_routes import WebhookIn
 from deconflict.errors import DeconflictError
@@ -121,6 +122,7 @@ def create_app(settings: Settings, channel: Channel | None = None) -> FastAPI:
     )
     app.state.channel = service
     install_problem_handlers(app)
+    install_dashboard(app)
     app.include_router(
         build_router(
             service,

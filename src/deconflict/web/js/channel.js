@@ -1,0 +1,7 @@
+// The channel view (placeholder until it is built).
+import { el } from "./api.js";
+
+export function mount(section, ctx) {
+  section.append(el("p", { text: "channel" }));
+  return { show() {} };
+}

@@ -1,0 +1,7 @@
+// The record view (placeholder until it is built).
+import { el } from "./api.js";
+
+export function mount(section, ctx) {
+  section.append(el("p", { text: "record" }));
+  return { show() {} };
+}
