@@ -112,6 +112,11 @@ EXPORTS: dict[str, list[str]] = {
         "TrackBatchIn",
         "build_track_router",
     ],
+    "deconflict.api.web_routes": [
+        "CONTENT_SECURITY_POLICY",
+        "WEB_ROOT",
+        "install_dashboard",
+    ],
     "deconflict.api.webhook_driver": [
         "run_webhooks",
     ],
