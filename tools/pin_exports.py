@@ -1,18 +1,32 @@
-"""Update tests/test_exported_members.py EXPORTS entries for the named modules from their __all__."""
-import importlib, re, sys
-path = "tests/test_exported_members.py"
-src = open(path).read()
-start = src.index("EXPORTS: dict[str, list[str]] = {")
-end = src.index("\n}\n", start) + 3
-ns: dict = {}
-exec(src[start:end], ns)
-exports = ns["EXPORTS"]
-for m in sys.argv[1:]:
-    exports[m] = sorted(importlib.import_module(m).__all__)
-lines = ["EXPORTS: dict[str, list[str]] = {"]
-for m in sorted(exports):
-    lines.append(f'    "{m}": [')
-    lines += [f'        "{n}",' for n in exports[m]]
-    lines.append("    ],")
-lines.append("}\n")
-open(path, "w").write(src[:start] + "\n".join(lines) + src[end:])
+"""Pin the ``__all__`` of the named modules in tests/test_exported_members.py.
+
+.venv/bin/python tools/pin_exports.py deconflict.tracks deconflict.separation
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import sys
+from pathlib import Path
+
+PINS = Path(__file__).resolve().parents[1] / "tests" / "test_exported_members.py"
+HEAD = "EXPORTS: dict[str, list[str]] = {"
+
+
+def main(modules: list[str]) -> None:
+    text = PINS.read_text(encoding="utf-8")
+    start = text.index(HEAD)
+    end = text.index("\n}\n", start) + 3
+    exports: dict[str, list[str]] = ast.literal_eval(text[start + len(HEAD) - 1 : end])
+    for name in modules:
+        exports[name] = sorted(importlib.import_module(name).__all__)
+    lines = [HEAD]
+    for name in sorted(exports):
+        lines += [f'    "{name}": [', *(f'        "{n}",' for n in exports[name]), "    ],"]
+    lines.append("}\n")
+    PINS.write_text(text[:start] + "\n".join(lines) + text[end:], encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
