@@ -97,7 +97,7 @@ export function mount(section, ctx) {
   function swap(box, ...children) {
     const active = document.activeElement;
     const key = active && box.contains(active) ? active.dataset.focusKey : null;
-    box.replaceChildren(...children);
+    box.replaceChildren(...children.filter((child) => child !== null && child !== undefined));
     if (key) {
       const again = box.querySelector(`[data-focus-key="${CSS.escape(key)}"]`);
       if (again) again.focus();
