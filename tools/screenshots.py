@@ -24,6 +24,11 @@ from servers import free_port, running  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 VIEWS = ["map", "inbox", "exchanges", "channel", "record"]
+FIRST_ITEM = {
+    "inbox": "#inbox-list li[data-notification-id] button",
+    "exchanges": "li[data-incident-id] button",
+}
+"""What each view has selected in its screenshot."""
 
 
 def main() -> None:
@@ -41,11 +46,31 @@ def main() -> None:
                 if any(n["subject"] == "encounter" for n in items):
                     break
                 time.sleep(0.5)
+            # Something in each view: an incident Russia reports about the coalition.
+            httpx.post(
+                f"{url}/v1/incidents",
+                headers={"Authorization": f"Bearer {tokens['russia']}"},
+                json={
+                    "kind": "unsafe_intercept",
+                    "title": "Su-35 intercept of an F-22 south of Tabqa",
+                    "description": "Closest approach about 150 m, no radio contact on guard.",
+                    "occurred_at": "2017-06-18T14:40:00Z",
+                    "place": {
+                        "geometry": {"type": "Point", "coordinates": [38.55, 35.75]},
+                        "buffer_m": 3000,
+                    },
+                    "parties": ["coalition"],
+                },
+            ).raise_for_status()
             with chromium() as browser, watched_page(browser, url) as w:
                 sign_in(w, tokens["coalition"])
                 for view in VIEWS:
                     w.page.click(f"#tabs button[data-view={view}]")
                     w.page.wait_for_timeout(1500)
+                    first = FIRST_ITEM.get(view)
+                    if first is not None and w.page.query_selector(first) is not None:
+                        w.page.click(first)
+                        w.page.wait_for_timeout(800)
                     if view == "record":
                         listed = httpx.get(f"{url}/v1/conflicts", headers=headers).json()
                         conflict = listed["items"][0]
