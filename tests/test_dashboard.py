@@ -89,3 +89,37 @@ def test_every_view_opens_with_every_other_host_blocked_and_fits_the_screen(
         w.page.wait_for_selector("#sign-in:not([hidden])")
         assert w.page.evaluate("sessionStorage.length") == 0
         w.assert_clean()
+
+
+def test_text_from_another_party_is_shown_as_text_never_as_markup(demo: dict[str, Any]) -> None:
+    """A party's free text reaches other parties' screens; markup in it must stay text (the
+    token in the page's session is what an injected script would steal)."""
+    hostile = '<img id="pwned" src="/ui/nothing.png" onerror="document.title=1">Su-35 intercept'
+    r = httpx.post(
+        demo["url"] + "/v1/incidents",
+        headers={"Authorization": f"Bearer {demo['tokens']['russia']}"},
+        json={
+            "kind": "unsafe_intercept",
+            "title": hostile,
+            "description": "<script>document.title='pwned'</script>",
+            "occurred_at": "2017-06-18T14:40:00Z",
+            "place": {
+                "geometry": {"type": "Point", "coordinates": [38.55, 35.75]},
+                "buffer_m": 3000,
+            },
+            "parties": ["coalition"],
+        },
+    )
+    assert r.status_code == 201, r.text
+    with chromium() as browser, watched_page(browser, demo["url"]) as w:
+        sign_in(w, demo["tokens"]["coalition"])
+        for tab, item in (("exchanges", "li[data-incident-id] button"), ("inbox", None)):
+            w.page.click(f"#tabs button[data-view={tab}]")
+            if item is not None:
+                w.page.click(item)
+            w.page.wait_for_selector(f"#view-{tab} :text('Su-35 intercept')")
+            assert w.page.query_selector("#pwned") is None
+            assert w.page.query_selector("#main script") is None
+            assert "<img" in w.page.inner_text(f"#view-{tab}")
+        assert w.page.title() == "deconflict"
+        w.assert_clean()
