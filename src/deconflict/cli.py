@@ -64,9 +64,9 @@ def _settings(data_dir: Path, host: str, port: int, sets: list[str] | None) -> S
 
 
 def _serve(settings: Settings) -> None:
-    console.print(
-        f"deconflict serving {settings.database_path} on http://{settings.host}:{settings.port}"
-    )
+    url = f"http://{settings.host}:{settings.port}"
+    console.print(f"deconflict serving {settings.database_path} on {url}")
+    console.print(f"dashboard: {url}/ (sign in with a principal's token)")
     with _key_errors(settings):
         asgi = create_app(settings)
     uvicorn.run(
