@@ -15,6 +15,9 @@ import httpx
 
 DECONFLICT = [sys.executable, "-m", "deconflict"]
 STARTUP_TIMEOUT_S = 60.0
+KEEP_2017 = ("--set", "declaration_retention_days=36500")
+"""For `serve` over the tests' declarations, dated April 2017: without it, retention would
+purge them at the server's first tick (docs/retention.md)."""
 
 
 def free_port() -> int:

@@ -21,7 +21,7 @@ from deconflict.cli import app
 from deconflict.runtime import open_channel
 from deconflict.settings import Settings
 from factories import declaration, point, volume
-from servers import free_port, running
+from servers import KEEP_2017, free_port, running
 
 WRITERS = 4
 MIN_ACKED_BEFORE_KILL = 150
@@ -58,7 +58,7 @@ def test_every_acknowledged_write_survives_sigkill(tmp_path: Path) -> None:
     tokens = make_channel_parties(channel)
     channel.store.close()
     port = free_port()
-    args = ["serve", "--data-dir", str(settings.data_dir), "--port", str(port)]
+    args = ["serve", "--data-dir", str(settings.data_dir), "--port", str(port), *KEEP_2017]
     acked: list[dict[str, Any]] = []
     stop = threading.Event()
     with running(args, port, tmp_path / "log") as server:

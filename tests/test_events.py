@@ -28,7 +28,7 @@ from deconflict.runtime import LEDGER_KEY_FILE, open_channel
 from deconflict.sealing import SealedIds
 from deconflict.settings import Settings
 from factories import box, declaration, point, volume
-from servers import free_port, running
+from servers import KEEP_2017, free_port, running
 
 pytestmark = pytest.mark.slow
 
@@ -189,7 +189,7 @@ def serve(tmp: Path, *extra: str) -> Iterator[Served]:
     tokens["russia_2"] = channel.add_principal("russia", "russia_2", Role.DUTY_OFFICER)[1]
     channel.store.close()
     port = free_port()
-    args = ["serve", "--data-dir", str(settings.data_dir), "--port", str(port), *extra]
+    args = ["serve", "--data-dir", str(settings.data_dir), "--port", str(port), *KEEP_2017, *extra]
     with (
         running(args, port, tmp / "server.log") as server,
         start_blocking_portal() as portal,

@@ -208,6 +208,7 @@ EXPORTS: dict[str, list[str]] = {
         "DeconflictError",
         "FieldError",
         "Forbidden",
+        "Gone",
         "IllegalTransition",
         "InvalidInput",
         "NotFound",
@@ -388,6 +389,11 @@ EXPORTS: dict[str, list[str]] = {
         "hash_token",
         "new_token",
     ],
+    "deconflict.purge": [
+        "EVENT_BATCH",
+        "PurgeReport",
+        "Purger",
+    ],
     "deconflict.reconcile": [
         "check_state",
         "first_difference",
@@ -511,6 +517,18 @@ EXPORTS: dict[str, list[str]] = {
     ],
     "deconflict.store.sqlite_schema": [
         "MIGRATIONS",
+    ],
+    "deconflict.retention": [
+        "PURGE_BATCH",
+        "PURGE_ENTRY",
+        "Purged",
+        "RetentionPolicy",
+        "done_at",
+        "purge_entry",
+        "purged_ids",
+    ],
+    "deconflict.store.sqlite_retention": [
+        "RetentionTables",
     ],
     "deconflict.store.sqlite_tracks": [
         "TrackTables",

@@ -27,7 +27,7 @@ from deconflict.service import Channel
 from deconflict.settings import Settings
 from deconflict.store.sqlite import SqliteStore
 from factories import box, declaration, hospital, point, throwaway_ledger, volume
-from servers import free_port, running
+from servers import KEEP_2017, free_port, running
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/problems/{code}")}
 
@@ -1167,7 +1167,7 @@ def test_a_replayed_stream_carries_only_the_callers_partys_events(tmp_path: Path
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with running(
-        ["serve", "--data-dir", str(settings.data_dir), "--port", str(port)],
+        ["serve", "--data-dir", str(settings.data_dir), "--port", str(port), *KEEP_2017],
         port,
         tmp_path / "server.log",
     ):

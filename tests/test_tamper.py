@@ -23,7 +23,7 @@ from deconflict.notes import Checkpoint, SignerKey
 from deconflict.runtime import open_channel
 from deconflict.settings import Settings
 from factories import box, declaration, hospital, point, volume
-from servers import free_port, running
+from servers import KEEP_2017, free_port, running
 
 runner = CliRunner()
 KM_9_IN_DEGREES_OF_LATITUDE = 9.0 / 111.0
@@ -247,7 +247,7 @@ def test_a_party_record_catches_a_rewrite_signed_with_the_key(tmp_path: Path) ->
     url = f"http://127.0.0.1:{port}"
     record, response = tmp_path / "coalition-record.json", tmp_path / "response.json"
     coalition = ["--url", url, "--token", tokens["coalition"]]
-    args = ["serve", "--data-dir", str(settings.data_dir), "--port", str(port)]
+    args = ["serve", "--data-dir", str(settings.data_dir), "--port", str(port), *KEEP_2017]
     headers = {"Authorization": f"Bearer {tokens['coalition']}"}
     with (
         running(args, port, tmp_path / "server.log"),
@@ -321,6 +321,34 @@ def test_revoking_is_logged_and_an_unrevoked_token_in_the_table_is_pinpointed(
     }
 
 
+def test_a_purge_by_retention_verifies_and_a_row_deleted_behind_its_back_is_reported(
+    filled: Channel, db: sqlite3.Connection
+) -> None:
+    # Deleted by hand: the hospital and its only version, with no retention entry.
+    hospital_id = filled.ids["hospital"]
+    (seq,) = db.execute("SELECT seq FROM declarations WHERE id = ?", (hospital_id,)).fetchone()
+    db.execute("DELETE FROM declaration_versions WHERE declaration_seq = ?", (seq,))
+    db.execute("DELETE FROM declarations WHERE seq = ?", (seq,))
+    code, problems = verify("--data-dir", str(filled.data_dir))
+    assert code == 1
+    assert [(p["kind"], p["where"]) for p in problems] == [
+        ("mismatch", f"declaration {hospital_id} version 1")
+    ]
+    assert "no retention purged it" in problems[0]["detail"]
+    # Purged by the service (the declarations of April 2017 are long done by today's clock):
+    # on the record, so only the deletion by hand is still reported.
+    channel = open_channel(Settings(data_dir=filled.data_dir))
+    try:
+        report = channel.purger.run()
+    finally:
+        channel.store.close()
+    assert report.declarations == 2  # the CAP and the sortie; the hospital row was gone
+    assert db.execute("SELECT count(*) FROM declarations").fetchone() == (0,)
+    assert problems_of("--data-dir", str(filled.data_dir)) == {
+        ("mismatch", f"declaration {hospital_id} version 1")
+    }
+
+
 @pytest.mark.slow
 def test_witness_chains_every_tree_head_it_saw_and_catches_a_truncated_log(
     tmp_path: Path,
@@ -333,7 +361,7 @@ def test_witness_chains_every_tree_head_it_saw_and_catches_a_truncated_log(
     url = f"http://127.0.0.1:{port}"
     record = tmp_path / "russia-record.json"
     russia = ["--url", url, "--token", tokens["russia"]]
-    args = ["serve", "--data-dir", str(settings.data_dir), "--port", str(port)]
+    args = ["serve", "--data-dir", str(settings.data_dir), "--port", str(port), *KEEP_2017]
     headers = {"Authorization": f"Bearer {tokens['russia']}"}
     with (
         running(args, port, tmp_path / "server.log"),

@@ -29,7 +29,7 @@ from deconflict.settings import Settings
 from deconflict.store.sqlite import SqliteStore
 from deconflict.surveillance import TrackPolicy
 from factories import box, declaration, volume
-from servers import DECONFLICT, free_port, running
+from servers import DECONFLICT, KEEP_2017, free_port, running
 from test_inbox import T0, FakeClock, stamp
 
 FL200_FT = 20_000
@@ -301,7 +301,7 @@ def test_a_live_server_detects_every_cycle_and_keeps_what_it_acknowledged_throug
     tokens = make_channel_parties(channel)
     channel.store.close()
     port = free_port()
-    args = ["serve", "--data-dir", str(settings.data_dir), "--port", str(port)]
+    args = ["serve", "--data-dir", str(settings.data_dir), "--port", str(port), *KEEP_2017]
     sent = []
     with (
         running(args, port, tmp_path / "log") as server,

@@ -33,7 +33,7 @@ from deconflict.runtime import open_channel
 from deconflict.settings import Settings
 from deconflict.webhooks import Webhook, new_secret, verify
 from factories import declaration, point, volume
-from servers import free_port, running
+from servers import KEEP_2017, free_port, running
 
 pytestmark = pytest.mark.slow
 
@@ -201,7 +201,7 @@ def serve(tmp: Path, before: Callable[[Any], None] | None = None, *sets: str) ->
         before(channel)
     channel.store.close()
     port = free_port()
-    args = ["serve", "--data-dir", str(settings.data_dir), "--port", str(port)]
+    args = ["serve", "--data-dir", str(settings.data_dir), "--port", str(port), *KEEP_2017]
     args += [arg for pair in (f"webhook_tick_s={TICK_S}", *sets) for arg in ("--set", pair)]
     with running(args, port, tmp / "server.log"):
         yield Served(f"http://127.0.0.1:{port}", tokens, settings.database_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import threading
@@ -28,6 +29,9 @@ from deconflict.offline import detect_all, parse_feature_collection
 from deconflict.runtime import open_channel
 from deconflict.service import Channel
 from deconflict.settings import Settings, setting_docs
+
+_DEMO_RETENTION_DAYS = 36_500.0
+"""The demo keeps its April 2017 declarations unless told otherwise (``--set``)."""
 
 __all__ = ["app", "main"]
 
@@ -119,6 +123,9 @@ def demo(
 ) -> None:
     """Serve the Syria, April 2017 demo scenario (loaded once into a new data dir)."""
     settings = _settings(data_dir, host, port, sets)
+    if not any(item.startswith("declaration_retention_days=") for item in sets or []):
+        # The scenario is history: retention by today's clock would purge it at once.
+        settings = dataclasses.replace(settings, declaration_retention_days=_DEMO_RETENTION_DAYS)
     fresh = not settings.database_path.exists()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if fresh:

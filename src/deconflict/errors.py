@@ -15,6 +15,7 @@ __all__ = [
     "DeconflictError",
     "FieldError",
     "Forbidden",
+    "Gone",
     "IllegalTransition",
     "InvalidInput",
     "NotFound",
@@ -111,6 +112,16 @@ class VersionMismatch(DeconflictError):
     status = 412
     code = "version_mismatch"
     title = "Version mismatch"
+
+
+class Gone(DeconflictError):
+    """What the request resumes from was purged by retention: a live stream's resume point
+    older than the events kept. Open the stream again without one, and read the backlog from
+    GET /v1/notifications."""
+
+    status = 410
+    code = "gone"
+    title = "Gone"
 
 
 class PayloadTooLarge(DeconflictError):

@@ -17,6 +17,7 @@ from deconflict.disclosure import conflict_recipients
 from deconflict.ledger import LedgerError, canonical_json, parse_leaf
 from deconflict.notifications import Notification, Subject
 from deconflict.principals import Party, Principal
+from deconflict.retention import PURGE_ENTRY, purged_ids
 
 __all__ = ["check_state", "first_difference"]
 
@@ -65,17 +66,22 @@ def check_state(
     """The service's tables against the log: every stored version of every declaration (id,
     version, JSON body), every notification, every party and every principal (its role above
     all) must be the latest the log holds for them; and every conflict must be as its
-    notifications told it.
+    notifications told it. Every declaration version and notification the log holds must
+    still be stored, unless a later ``retention.purged`` entry names it as purged.
 
     Only a digest of each logged object is kept; ``leaf_at`` reads a leaf again to name the
     first difference of a mismatch."""
     latest: dict[tuple[str, str, str], tuple[int, bytes]] = {}
+    purged: dict[tuple[str, str], int] = {}
     for index, leaf in leaves:
         try:
             entry = parse_leaf(leaf)
         except LedgerError:
             continue  # reported by check_log
         obj, family = entry["object"], str(entry["type"]).partition(".")[0]
+        if entry["type"] == PURGE_ENTRY:
+            for named, ids in purged_ids(obj).items():
+                purged.update(((named, i), index) for i in ids)
         key = _state_key(family, obj)
         if key is not None:
             latest[key] = (index, _digest(obj))
@@ -105,7 +111,28 @@ def check_state(
         compare(f"party {party.id}", ("party", party.id, ""), party.to_json())
     for principal in principals:
         compare(f"principal {principal.id}", ("principal", principal.id, ""), principal.to_json())
+    compare.problems += _missing(latest, compare.seen, purged)
     return compare.problems
+
+
+def _missing(
+    latest: Mapping[tuple[str, str, str], tuple[int, bytes]],
+    seen: set[tuple[str, str, str]],
+    purged: Mapping[tuple[str, str], int],
+) -> list[Problem]:
+    """Declaration versions and notifications the log holds that the tables do not, and that
+    no ``retention.purged`` entry after their latest entry removed."""
+    problems = []
+    for key, (index, _) in sorted(latest.items(), key=lambda item: item[1][0]):
+        family, object_id, version = key
+        if family not in ("declaration", "notification") or key in seen:
+            continue
+        if purged.get((family, object_id), -1) > index:
+            continue
+        where = f"{family} {object_id}" + (f" version {version}" if version else "")
+        detail = f"ledger leaf {index} holds it, the tables do not, and no retention purged it"
+        problems.append(Problem("mismatch", where, detail))
+    return problems
 
 
 def _state_key(family: str, obj: Mapping[str, Any]) -> tuple[str, str, str] | None:
@@ -132,8 +159,10 @@ class _Comparison:
         self.latest = latest
         self.leaf_at = leaf_at
         self.problems: list[Problem] = []
+        self.seen: set[tuple[str, str, str]] = set()
 
     def __call__(self, where: str, key: tuple[str, str, str], stored: Any) -> None:
+        self.seen.add(key)
         logged = self.latest.get(key)
         if logged is None:
             self.problems.append(Problem("mismatch", where, "the log holds no entry for it"))

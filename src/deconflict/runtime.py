@@ -76,4 +76,5 @@ def open_channel(settings: Settings, database: Path | None = None) -> Channel:
         notice_policy=settings.notice_policy(),
         line_test_times=settings.line_tests(),
         track_policy=settings.track_policy(),
+        retention=settings.retention_policy(),
     )

@@ -49,6 +49,8 @@ from deconflict.monitoring import Monitor
 from deconflict.notice import NoticePolicy, assess
 from deconflict.notifications import Deadlines
 from deconflict.principals import Party, Principal, hash_token, new_token
+from deconflict.purge import Purger
+from deconflict.retention import RetentionPolicy
 from deconflict.rules import RuleSet
 from deconflict.sealing import SealedIds
 from deconflict.store.base import ConflictQuery, DeclarationQuery, Page, Store, StoreTxn
@@ -100,6 +102,7 @@ class Channel:
         notice_policy: NoticePolicy | None = None,
         line_test_times: Sequence[clock_time] = (),
         track_policy: TrackPolicy | None = None,
+        retention: RetentionPolicy | None = None,
         clock: Callable[[], datetime] = utc_now,
         ids: Callable[[str], str] = new_id,
     ) -> None:
@@ -120,6 +123,8 @@ class Channel:
         self.surveillance = Surveillance(
             store, ledger, self.inbox, track_policy or TrackPolicy(), clock=clock, ids=ids
         )
+        self.purger = Purger(store, ledger, retention or RetentionPolicy(), clock=clock)
+        """Retention: what the app's retention driver runs every ``retention_tick_s``."""
 
     def tick(self) -> None:
         """What the clock does, once: escalate notifications past their deadline, expire

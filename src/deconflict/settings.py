@@ -13,6 +13,7 @@ from deconflict.declarations import Kind
 from deconflict.health import parse_line_test_times
 from deconflict.notice import NoticePolicy
 from deconflict.notifications import Deadlines
+from deconflict.retention import RetentionPolicy
 from deconflict.rules import (
     DEFAULT_AIR_SEPARATION_FT,
     DEFAULT_AIR_SEPARATION_NM,
@@ -185,6 +186,24 @@ class Settings:
     track_batch_max: int = field(
         default=10_000, metadata=_doc("Most track reports accepted in one batch.")
     )
+    retention_tick_s: float = field(
+        default=600.0,
+        metadata=_doc("How often the service purges what is past retention, seconds."),
+    )
+    declaration_retention_days: float = field(
+        default=30.0,
+        metadata=_doc(
+            "How long a declaration's rows (and its conflicts' and notifications') are kept after"
+            " its time window ended or it was cancelled, days; the ledger keeps it for ever."
+        ),
+    )
+    event_retention_days: float = field(
+        default=14.0,
+        metadata=_doc(
+            "How long a live event is kept for streams to resume from, days (longer until the"
+            " party's webhook has delivered it)."
+        ),
+    )
 
     @property
     def database_path(self) -> Path:
@@ -211,6 +230,12 @@ class Settings:
             grace=timedelta(seconds=self.track_grace_s),
             conformance_window=timedelta(seconds=self.track_conformance_window_s),
             batch_max=self.track_batch_max,
+        )
+
+    def retention_policy(self) -> RetentionPolicy:
+        return RetentionPolicy(
+            declarations=timedelta(days=self.declaration_retention_days),
+            events=timedelta(days=self.event_retention_days),
         )
 
     def line_tests(self) -> tuple[time, ...]:

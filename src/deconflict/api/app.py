@@ -86,6 +86,18 @@ async def _surveil(channel: Channel, cycle_s: float) -> None:
         await asyncio.sleep(cycle_s)
 
 
+async def _retain(channel: Channel, tick_s: float) -> None:
+    """The retention driver: on start and then every tick, purge in batches until nothing more
+    is due. Each batch is its own write transaction, so other writes go between them."""
+    while True:
+        try:
+            while (await run_in_threadpool(channel.purger.step)).more:
+                pass
+        except Exception:  # a failed purge is retried at the next tick; the driver must not die
+            log.exception("retention purge failed")
+        await asyncio.sleep(tick_s)
+
+
 def create_app(settings: Settings, channel: Channel | None = None) -> FastAPI:
     """Build the app. Without a ``channel``, open the SQLite store under ``settings.data_dir``
     and close it on shutdown."""
@@ -103,10 +115,11 @@ def create_app(settings: Settings, channel: Channel | None = None) -> FastAPI:
             run_webhooks(service.dispatch, settings.webhook_tick_s, settings.webhook_timeout_s)
         )
         surveil = asyncio.create_task(_surveil(service, settings.track_cycle_s))
+        retain = asyncio.create_task(_retain(service, settings.retention_tick_s))
         try:
             yield
         finally:
-            for task in (driver, ringing, hooks, surveil):
+            for task in (driver, ringing, hooks, surveil, retain):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -26,7 +26,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from deconflict.api.schemas import problem_doc
-from deconflict.errors import InvalidInput
+from deconflict.errors import Gone, InvalidInput
 from deconflict.principals import Principal
 from deconflict.sealing import SealedIds
 from deconflict.service import Channel
@@ -197,6 +197,15 @@ class Bell:
         """The log's newest position: where a stream without a resume point starts."""
         return await run_in_threadpool(self._top)
 
+    def _purged_through(self, party: str) -> int:
+        with self._store.read() as txn:
+            return txn.events_purged_through(party)
+
+    async def purged_through(self, party: str) -> int:
+        """The newest of the party's events that retention purged: a stream resuming before it
+        would miss events."""
+        return await run_in_threadpool(self._purged_through, party)
+
     # streams -----------------------------------------------------------------------------
     @contextlib.contextmanager
     def _listening(self, who: Principal) -> Iterator[_Listener]:
@@ -290,6 +299,7 @@ _DOC = {
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     },
     401: problem_doc("no valid bearer token"),
+    410: problem_doc("events after the resume point were purged (event_retention_days)"),
     422: problem_doc("Last-Event-ID (or last_event_id) is not an id of the caller's stream"),
 }
 
@@ -316,6 +326,11 @@ def build_events_router(bell: Bell, caller: Any) -> APIRouter:
         ),
     ) -> StreamingResponse:
         after = _resume_point(bell.ids, who.party, last_event_id_header, last_event_id)
+        if after is not None and after < await bell.purged_through(who.party):
+            raise Gone(
+                "events after this id were purged (event_retention_days): open the stream"
+                " without Last-Event-ID and read the backlog from GET /v1/notifications"
+            )
         head = f"retry: {RETRY_MS}\n"
         if after is None:  # start from now; GET /v1/notifications holds the backlog
             after = await bell.top()

@@ -25,6 +25,7 @@ from deconflict.messages import Message
 from deconflict.notifications import Notification
 from deconflict.permission_requests import PermissionRequest
 from deconflict.principals import Party, Principal
+from deconflict.retention import Purged
 from deconflict.rosters import Roster
 from deconflict.track_alerts import OpenEncounter
 from deconflict.tracks import Track
@@ -168,6 +169,24 @@ class StoreTxn(LedgerTxn, Protocol):
     def open_encounters(self) -> dict[tuple[str, ...], OpenEncounter]: ...
     def save_encounters(self, encounters: Iterable[OpenEncounter]) -> None:
         """Replace the open encounters."""
+
+    def declarations_done_before(self, before: datetime, limit: int) -> list[str]:
+        """Ids of declarations done (:func:`deconflict.retention.done_at`) at or before
+        ``before``, the longest done first."""
+
+    def purge_declarations(self, ids: Sequence[str]) -> Purged:
+        """Delete the declarations with every stored version; the conflicts left with none of
+        their declarations; the notifications about either. Never a ledger row."""
+
+    def mark_events(self, at: datetime) -> None:
+        """Note the event log's newest id at ``at``: how events' ages are known."""
+
+    def purge_events(self, before: datetime, limit: int) -> int:
+        """Delete up to about ``limit`` events older than ``before`` that the party's webhook
+        (if any) has delivered; how many."""
+
+    def events_purged_through(self, party: str) -> int:
+        """The newest of the party's events that retention purged; 0 for none."""
 
     def ledger_checkpoint(self) -> str | None:
         """The latest signed checkpoint."""

@@ -22,6 +22,7 @@ from deconflict.declarations import PROTECTED_KINDS, Declaration, from_json
 from deconflict.disclosure import Viewer
 from deconflict.indexing import Box
 from deconflict.principals import Party, Principal
+from deconflict.retention import done_at
 from deconflict.store.base import ConflictQuery, DeclarationQuery, Page
 from deconflict.store.cache import DeclarationCache
 from deconflict.store.sqlite_channel import ChannelTables
@@ -29,6 +30,7 @@ from deconflict.store.sqlite_exchanges import ExchangeTables
 from deconflict.store.sqlite_health import HealthTables
 from deconflict.store.sqlite_ledger import LedgerTables
 from deconflict.store.sqlite_records import conflict_from_json, conflict_to_json, principal_from_row
+from deconflict.store.sqlite_retention import RetentionTables
 from deconflict.store.sqlite_schema import MIGRATIONS
 from deconflict.store.sqlite_tracks import TrackTables
 from deconflict.volumes import format_time, parse_time
@@ -59,7 +61,9 @@ def _page(rows: list[Any], limit: int, load: Callable[[Any], T]) -> Page[T]:
     return Page([load(r) for r in rows], rows[-1][0] if more and rows else None)
 
 
-class SqliteTxn(LedgerTables, ChannelTables, ExchangeTables, HealthTables, TrackTables):
+class SqliteTxn(
+    LedgerTables, ChannelTables, ExchangeTables, HealthTables, TrackTables, RetentionTables
+):
     """Everything the service does inside one transaction."""
 
     def __init__(self, conn: sqlite3.Connection, cache: DeclarationCache) -> None:
@@ -145,19 +149,30 @@ class SqliteTxn(LedgerTables, ChannelTables, ExchangeTables, HealthTables, Track
         body = json.dumps(decl.to_json(), separators=(",", ":"))
         t0 = min(v.time.start for v in decl.volumes).timestamp()
         t1 = max(v.time.end for v in decl.volumes).timestamp()
+        done = done_at(decl).timestamp()
         row = self._c.execute("SELECT seq FROM declarations WHERE id = ?", (decl.id,)).fetchone()
         if row is None:
             seq = self._c.execute(
                 "INSERT INTO declarations (id, party_id, kind, state, version, t_start, t_end,"
-                " body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (decl.id, decl.party, str(decl.kind), str(decl.state), decl.version, t0, t1, body),
+                " body, done_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    decl.id,
+                    decl.party,
+                    str(decl.kind),
+                    str(decl.state),
+                    decl.version,
+                    t0,
+                    t1,
+                    body,
+                    done,
+                ),
             ).lastrowid
         else:
             seq = row[0]
             self._c.execute(
-                "UPDATE declarations SET state = ?, version = ?, t_start = ?, t_end = ?, body = ?"
-                " WHERE seq = ?",
-                (str(decl.state), decl.version, t0, t1, body, seq),
+                "UPDATE declarations SET state = ?, version = ?, t_start = ?, t_end = ?, body = ?,"
+                " done_at = ? WHERE seq = ?",
+                (str(decl.state), decl.version, t0, t1, body, done, seq),
             )
             for table in ("releases", "declaration_boxes"):
                 # The table names come from the literal tuple above, never from input.

@@ -234,4 +234,24 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         ) WITHOUT ROWID;
         """,
     ),
+    (
+        "0008_retention",
+        # done_at: when a declaration is done (deconflict.retention.done_at); rows from before
+        # this migration take their window's end. event_marks: the event log's newest id at a
+        # time, so that an event's age is known without a column on every event.
+        """
+        ALTER TABLE declarations ADD COLUMN done_at REAL;
+        UPDATE declarations SET done_at = t_end;
+        CREATE INDEX declarations_done ON declarations(done_at);
+        CREATE INDEX notifications_subject ON notifications(subject_id);
+        CREATE TABLE event_marks (
+            at REAL PRIMARY KEY,
+            top INTEGER NOT NULL
+        );
+        CREATE TABLE event_horizons (
+            party TEXT PRIMARY KEY,
+            purged_through INTEGER NOT NULL
+        );
+        """,
+    ),
 )
