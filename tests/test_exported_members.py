@@ -425,6 +425,15 @@ EXPORTS: dict[str, list[str]] = {
         "operator_party",
         "write_json",
     ],
+    "deconflict.retention": [
+        "PURGE_BATCH",
+        "PURGE_ENTRY",
+        "Purged",
+        "RetentionPolicy",
+        "done_at",
+        "purge_entry",
+        "purged_ids",
+    ],
     "deconflict.rosters": [
         "Level",
         "MAX_LEVELS",
@@ -515,20 +524,11 @@ EXPORTS: dict[str, list[str]] = {
         "conflict_to_json",
         "principal_from_row",
     ],
-    "deconflict.store.sqlite_schema": [
-        "MIGRATIONS",
-    ],
-    "deconflict.retention": [
-        "PURGE_BATCH",
-        "PURGE_ENTRY",
-        "Purged",
-        "RetentionPolicy",
-        "done_at",
-        "purge_entry",
-        "purged_ids",
-    ],
     "deconflict.store.sqlite_retention": [
         "RetentionTables",
+    ],
+    "deconflict.store.sqlite_schema": [
+        "MIGRATIONS",
     ],
     "deconflict.store.sqlite_tracks": [
         "TrackTables",
@@ -599,6 +599,7 @@ EXPORTS: dict[str, list[str]] = {
         "TimeWindow",
         "Volume4D",
         "format_time",
+        "parse_number",
         "parse_object",
         "parse_time",
         "parse_volume",

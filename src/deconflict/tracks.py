@@ -19,7 +19,14 @@ from deconflict.errors import InvalidInput
 from deconflict.geodesy import GEOD
 from deconflict.separation import REFERENCE_CODES, Traffic
 from deconflict.units import FT_M, AltitudeReference, AltitudeUnits, to_metres
-from deconflict.volumes import MAX_ALTITUDE_M, MIN_ALTITUDE_M, format_time, parse_object, parse_time
+from deconflict.volumes import (
+    MAX_ALTITUDE_M,
+    MIN_ALTITUDE_M,
+    format_time,
+    parse_number,
+    parse_object,
+    parse_time,
+)
 
 __all__ = [
     "KT_MPS",
@@ -72,14 +79,7 @@ class Track:
 
 
 def _number(raw: Any, pointer: str, low: float, high: float, rule: str) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise InvalidInput.one(pointer, "type", "expected a number")
-    try:
-        value = float(raw)
-    except OverflowError:
-        value = math.inf
-    if not math.isfinite(value):
-        raise InvalidInput.one(pointer, "finite", "expected a finite number")
+    value = parse_number(raw, pointer)
     if not low <= value <= high:
         raise InvalidInput.one(pointer, rule, f"expected a value between {low:g} and {high:g}")
     return value

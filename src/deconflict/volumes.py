@@ -30,6 +30,7 @@ __all__ = [
     "TimeWindow",
     "Volume4D",
     "format_time",
+    "parse_number",
     "parse_object",
     "parse_time",
     "parse_volume",
@@ -144,7 +145,8 @@ def parse_object(
     return raw
 
 
-def _number(raw: Any, pointer: str) -> float:
+def parse_number(raw: Any, pointer: str) -> float:
+    """A JSON number as a finite float, or the field's ``type``/``finite`` error."""
     if isinstance(raw, bool) or not isinstance(raw, int | float):
         raise InvalidInput.one(pointer, "type", "expected a number")
     try:
@@ -171,8 +173,8 @@ def _altitude(raw: Any, pointer: str) -> AltitudeBand:
             f"{pointer}/reference", "altitude_reference", "reference is 'W84' (ellipsoid) or 'AMSL'"
         )
     band = AltitudeBand(
-        _number(obj["lower"], f"{pointer}/lower"),
-        _number(obj["upper"], f"{pointer}/upper"),
+        parse_number(obj["lower"], f"{pointer}/lower"),
+        parse_number(obj["upper"], f"{pointer}/upper"),
         units,
         reference,
     )
