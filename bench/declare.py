@@ -432,13 +432,18 @@ def _cpu_s(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def server(data_dir: Path, log: Path) -> Iterator[tuple[str, int]]:
-    """``deconflict serve`` on the data dir, as an operator would start it."""
+def server(
+    data_dir: Path, log: Path, extra: tuple[str, ...] = (), env: dict[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
+    """``deconflict serve`` on the data dir, as an operator would start it (with ``extra``
+    arguments and ``env`` added to the environment)."""
     port = _free_port()
     exe = Path(sys.executable).with_name("deconflict")
-    cmd = [str(exe), "serve", "--data-dir", str(data_dir), "--port", str(port)]
+    cmd = [str(exe), "serve", "--data-dir", str(data_dir), "--port", str(port), *extra]
     with log.open("ab") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=os.environ | (env or {})
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

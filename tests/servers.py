@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -12,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+
+from deconflict.settings import DATABASE_URL_ENV
 
 DECONFLICT = [sys.executable, "-m", "deconflict"]
 STARTUP_TIMEOUT_S = 60.0
@@ -41,14 +44,23 @@ def wait_until_up(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
 
 
 @contextlib.contextmanager
-def running(args: list[str], port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``deconflict ARGS`` until the block ends (then stop it, unless it died already)."""
+def running(
+    args: list[str], port: int, log: Path, *, database_url: str | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``deconflict ARGS`` until the block ends (then stop it, unless it died already);
+    on the PostgreSQL ``database_url`` when one is given ("" for SQLite), else on the
+    environment's."""
+    env = os.environ | {"PYTHONUNBUFFERED": "1"}
+    if database_url is not None:
+        env[DATABASE_URL_ENV] = database_url
     with log.open("ab") as out:
+        # A session of its own: the server and any worker processes form one process group.
         proc = subprocess.Popen(
             [*DECONFLICT, *args],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=os.environ | {"PYTHONUNBUFFERED": "1"},
+            env=env,
+            start_new_session=True,
         )
     try:
         wait_until_up(proc, port, log)
@@ -61,3 +73,11 @@ def running(args: list[str], port: int, log: Path) -> Iterator[subprocess.Popen[
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        kill_all(proc)  # workers left behind by a parent that died
+
+
+def kill_all(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the server and every worker process it started; wait for the server."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import signal
+import itertools
 import sqlite3
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,12 @@ from deconflict.cli import app
 from deconflict.runtime import open_channel
 from deconflict.settings import Settings
 from factories import declaration, point, volume
-from servers import KEEP_2017, free_port, running
+from servers import KEEP_2017, free_port, kill_all, running
 
 WRITERS = 4
+DEADLINE_S = 3
+"""High-severity deadline while the test runs: the burst's notifications fall due during the
+outage."""
 MIN_ACKED_BEFORE_KILL = 150
 
 
@@ -51,14 +55,58 @@ def burst(
                 acked.append(r.json())
 
 
+def assert_escalations_resume(port: int, tokens: dict[str, str], conflicts: set[str]) -> None:
+    """Every party's notification of a promised conflict, due while the service was down,
+    escalates after the restart, each level once (several workers must not repeat one)."""
+    deadline = time.monotonic() + 30
+    for who in ("coalition", "russia"):
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {tokens[who]}"},
+        ) as client:
+            while True:
+                mine = {
+                    n["subject_id"]: n
+                    for n in _all_notifications(client)
+                    if n["subject"] == "conflict" and n["subject_id"] in conflicts
+                }
+                if all(len(n["escalations"]) > 1 for n in mine.values()) or (
+                    time.monotonic() > deadline
+                ):
+                    break
+                time.sleep(0.2)
+            assert mine, who
+            for n in mine.values():
+                # the first record is the notification itself; each later one is a deadline
+                # that passed (no roster here: a reminder at the top level), one per deadline
+                times = [datetime.fromisoformat(e["at"]) for e in n["escalations"]]
+                assert len(times) > 1, n
+                gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
+                assert min(gaps) >= DEADLINE_S - 0.5, n
+
+
+def _all_notifications(client: httpx.Client) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    after: str | None = None
+    while True:
+        params = {"limit": "1000", **({"cursor": after} if after else {})}
+        page = client.get("/v1/notifications", params=params).json()
+        out += page["items"]
+        after = page.get("next")
+        if not after:
+            return out
+
+
 @pytest.mark.slow
-def test_every_acknowledged_write_survives_sigkill(tmp_path: Path) -> None:
+def test_every_acknowledged_write_survives_sigkill(tmp_path: Path, store_kind: str) -> None:
     settings = Settings(data_dir=tmp_path / "data")
     channel = open_channel(settings)
     tokens = make_channel_parties(channel)
     channel.store.close()
     port = free_port()
+    workers = "2" if store_kind == "postgres" else "1"
     args = ["serve", "--data-dir", str(settings.data_dir), "--port", str(port), *KEEP_2017]
+    args += ["--workers", workers, "--set", f"high_deadline_s={DEADLINE_S}"]
     acked: list[dict[str, Any]] = []
     stop = threading.Event()
     with running(args, port, tmp_path / "log") as server:
@@ -71,18 +119,22 @@ def test_every_acknowledged_write_survives_sigkill(tmp_path: Path) -> None:
         deadline = time.monotonic() + 60
         while len(acked) < MIN_ACKED_BEFORE_KILL and time.monotonic() < deadline:
             time.sleep(0.01)
-        server.send_signal(signal.SIGKILL)  # mid-burst: requests are in flight
-        server.wait()
+        kill_all(server)  # mid-burst: requests are in flight, on every worker
+        killed_at = time.monotonic()
         stop.set()
         for t in threads:
             t.join()
     assert len(acked) >= MIN_ACKED_BEFORE_KILL
 
-    with sqlite3.connect(settings.database_path) as db:
-        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    if not settings.postgres_url:
+        with sqlite3.connect(settings.database_path) as db:
+            assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     conflicts_promised = {c["id"] for r in acked for c in r["conflicts"]}
     assert conflicts_promised, "the burst was built to produce conflicts"
+    # Down for longer than the deadlines: the notifications fell due while nobody ran.
+    time.sleep(max(0.0, DEADLINE_S + 1 - (time.monotonic() - killed_at)))
     with running(args, port, tmp_path / "log"):
+        assert_escalations_resume(port, tokens, conflicts_promised)
         for who in ("coalition", "russia"):
             with httpx.Client(
                 base_url=f"http://127.0.0.1:{port}",

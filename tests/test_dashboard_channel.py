@@ -52,19 +52,19 @@ class Demo:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+def demo(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> Iterator[Demo]:
     tmp = tmp_path_factory.mktemp("dashboard-channel")
     data, port = tmp / "demo", free_port()
     # Load the scenario here, with a party admin of Russia besides the demo's principals; the
     # demo command then keeps the database it finds.
-    channel = open_channel(Settings(data_dir=data))
+    channel = open_channel(Settings(data_dir=data, database_url=module_database_url))
     try:
         tokens = load_scenario(channel, data)
         _, tokens["russia_admin"] = channel.add_principal("russia", "admin", Role.PARTY_ADMIN)
     finally:
         channel.store.close()
     args = ["demo", "--data-dir", str(data), "--port", str(port), "--no-traffic"]
-    with running(args, port, tmp / "log"):
+    with running(args, port, tmp / "log", database_url=module_database_url):
         yield Demo(f"http://127.0.0.1:{port}", data, tokens)
 
 

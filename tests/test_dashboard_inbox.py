@@ -31,11 +31,13 @@ PAGE_TIMEOUT_MS = 10_000
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def demo(
+    tmp_path_factory: pytest.TempPathFactory, module_database_url: str
+) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("inbox")
     data, port = tmp / "demo", free_port()
     args = ["demo", "--data-dir", str(data), "--port", str(port), "--no-traffic"]
-    with running(args, port, tmp / "log"):
+    with running(args, port, tmp / "log", database_url=module_database_url):
         tokens = json.loads((data / "demo-tokens.json").read_text())
         url = f"http://127.0.0.1:{port}"
         clients = {

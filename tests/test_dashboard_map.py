@@ -62,11 +62,11 @@ class Demo:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+def demo(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> Iterator[Demo]:
     tmp: Path = tmp_path_factory.mktemp("map")
     data, port = tmp / "demo", free_port()
     args = ["demo", "--data-dir", str(data), "--port", str(port), "--no-traffic"]
-    with running(args, port, tmp / "log"):
+    with running(args, port, tmp / "log", database_url=module_database_url):
         yield Demo(port, json.loads((data / "demo-tokens.json").read_text()))
 
 

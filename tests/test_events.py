@@ -5,9 +5,9 @@ events, nor ids from which to count them."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
-import sqlite3
 import subprocess
 import threading
 import time
@@ -22,6 +22,7 @@ import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from conftest import make_channel_parties
+from databases import raw_sql
 from deconflict.disclosure import Role
 from deconflict.notes import SignerKey
 from deconflict.runtime import LEDGER_KEY_FILE, open_channel
@@ -94,6 +95,7 @@ class Served:
     url: str
     tokens: dict[str, str]
     data_dir: Path
+    database_url: str
     portal: BlockingPortal
     server: subprocess.Popen[bytes]
     log: Path
@@ -137,7 +139,7 @@ class Served:
         ids = stream_ids(self.data_dir)
         after = ids.open(party, after_id)
         assert after is not None
-        with sqlite3.connect(f"file:{self.data_dir / 'deconflict.db'}?mode=ro", uri=True) as db:
+        with raw_sql(Settings(data_dir=self.data_dir, database_url=self.database_url)) as db:
             rows = db.execute(
                 "SELECT seq FROM events WHERE party = ? AND seq > ? ORDER BY seq", (party, after)
             ).fetchall()
@@ -182,8 +184,9 @@ def stream_ids(data_dir: Path) -> SealedIds:
     return SealedIds.derived_from(key.seed)
 
 
-def serve(tmp: Path, *extra: str) -> Iterator[Served]:
-    settings = Settings(data_dir=tmp / "data")
+def serve(tmp: Path, *extra: str, database_url: str | None = None) -> Iterator[Served]:
+    """A server of its own; on ``database_url`` when given, else on the test's database."""
+    settings = Settings(data_dir=tmp / "data", database_url=database_url or "")
     channel = open_channel(settings)
     tokens = make_channel_parties(channel)
     tokens["russia_2"] = channel.add_principal("russia", "russia_2", Role.DUTY_OFFICER)[1]
@@ -191,16 +194,24 @@ def serve(tmp: Path, *extra: str) -> Iterator[Served]:
     port = free_port()
     args = ["serve", "--data-dir", str(settings.data_dir), "--port", str(port), *KEEP_2017, *extra]
     with (
-        running(args, port, tmp / "server.log") as server,
+        running(args, port, tmp / "server.log", database_url=database_url) as server,
         start_blocking_portal() as portal,
     ):
         url = f"http://127.0.0.1:{port}"
-        yield Served(url, tokens, settings.data_dir, portal, server, tmp / "server.log")
+        yield Served(
+            url,
+            tokens,
+            settings.data_dir,
+            settings.postgres_url,
+            portal,
+            server,
+            tmp / "server.log",
+        )
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    yield from serve(tmp_path_factory.mktemp("events"))
+def served(tmp_path_factory: pytest.TempPathFactory, module_database_url: str) -> Iterator[Served]:
+    yield from serve(tmp_path_factory.mktemp("events"), database_url=module_database_url)
 
 
 def air_op(lon: float, lat: float, title: str = "Armed reconnaissance") -> dict[str, Any]:
@@ -374,7 +385,7 @@ def test_a_stream_needs_a_valid_token(served: Served, token: str) -> None:
 
 
 def test_a_revoked_principals_stream_ends(served: Served) -> None:
-    settings = Settings(data_dir=served.data_dir)
+    settings = Settings(data_dir=served.data_dir, database_url=served.database_url)
     channel = open_channel(settings)
     try:
         principal, token = channel.add_principal("coalition", "leaver", Role.DUTY_OFFICER)
@@ -408,3 +419,19 @@ def test_the_server_stops_while_streams_are_open(own_server: Served) -> None:
         open_stream.ended.wait(WAIT_S)
         assert open_stream.ended.is_set()
     assert "Application shutdown complete" in own_server.log.read_text()
+
+
+def test_events_reach_a_party_whichever_worker_its_stream_is_on(
+    tmp_path: Path, store_kind: str
+) -> None:
+    """Four workers on postgres (one on sqlite): several streams of one party, spread by the
+    kernel over the workers' shared socket, each get every event, whichever worker wrote it."""
+    workers = "4" if store_kind == "postgres" else "1"
+    for served in serve(tmp_path, "--workers", workers):
+        with contextlib.ExitStack() as streams:
+            listening = [streams.enter_context(served.stream("russia")) for _ in range(6)]
+            for k in range(4):
+                served.declare("coalition", air_op(50.0 + k, 34.0))
+                (conflict,) = served.declare("russia", air_op(50.02 + k, 34.0))["conflicts"]
+                for stream in listening:
+                    stream.event(about_conflict(conflict["id"]))

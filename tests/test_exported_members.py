@@ -17,6 +17,8 @@ EXPORTS: dict[str, list[str]] = {
         "create_app",
     ],
     "deconflict.api.app": [
+        "SETTINGS_ENV",
+        "app_from_environment",
         "create_app",
         "error_codes",
     ],
@@ -460,6 +462,8 @@ EXPORTS: dict[str, list[str]] = {
         "data_dir_verifier",
         "ledger_signer",
         "open_channel",
+        "open_store",
+        "store_exists",
     ],
     "deconflict.sealing": [
         "SealedIds",
@@ -481,6 +485,7 @@ EXPORTS: dict[str, list[str]] = {
     ],
     "deconflict.settings": [
         "DATABASE_FILE",
+        "DATABASE_URL_ENV",
         "Settings",
         "setting_docs",
     ],
@@ -501,6 +506,28 @@ EXPORTS: dict[str, list[str]] = {
     ],
     "deconflict.store.cache": [
         "DeclarationCache",
+    ],
+    "deconflict.store.pg": [
+        "LEADER_LOCK",
+        "LEADER_RETRY_S",
+        "MIGRATION_LOCK",
+        "PgStore",
+        "PgTxn",
+        "WRITE_LOCK",
+    ],
+    "deconflict.store.pg_conn": [
+        "PgConnection",
+        "Row",
+        "row_factory",
+        "translate",
+    ],
+    "deconflict.store.pg_schema": [
+        "MIGRATIONS",
+    ],
+    "deconflict.store.sql": [
+        "Cursor",
+        "SqlConnection",
+        "in_list",
     ],
     "deconflict.store.sqlite": [
         "DECLARATION_CACHE_SIZE",
@@ -532,6 +559,9 @@ EXPORTS: dict[str, list[str]] = {
     ],
     "deconflict.store.sqlite_tracks": [
         "TrackTables",
+    ],
+    "deconflict.store.tables": [
+        "SqlTxn",
     ],
     "deconflict.surveillance": [
         "Cycle",

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +16,13 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import make_channel_parties
+from databases import raw_sql
 from deconflict.cli import app
 from deconflict.merkle import appended_nodes, leaf_hash, stored_root
 from deconflict.notes import Checkpoint, SignerKey
 from deconflict.runtime import open_channel
 from deconflict.settings import Settings
+from deconflict.store.sql import SqlConnection
 from factories import box, declaration, hospital, point, volume
 from servers import KEEP_2017, free_port, running
 
@@ -32,7 +33,7 @@ KM_9_IN_DEGREES_OF_LATITUDE = 9.0 / 111.0
 @dataclass
 class Channel:
     data_dir: Path
-    db: Path
+    settings: Settings
     tokens: dict[str, str]
     receipts: dict[str, dict[str, Any]]
     """the receipt of each named write"""
@@ -66,7 +67,7 @@ def filled(tmp_path: Path) -> Channel:
     channel.store.close()
     return Channel(
         settings.data_dir,
-        settings.database_path,
+        settings,
         tokens,
         {k: v.receipt.to_json() for k, v in out.items()},
         {k: v.declaration.id for k, v in out.items()},
@@ -86,10 +87,9 @@ def problems_of(*args: str) -> set[tuple[str, str]]:
 
 
 @pytest.fixture
-def db(filled: Channel) -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(filled.db, isolation_level=None)
-    yield conn
-    conn.close()
+def db(filled: Channel) -> Iterator[SqlConnection]:
+    with raw_sql(filled.settings) as conn:
+        yield conn
 
 
 def test_an_untouched_data_dir_verifies(filled: Channel) -> None:
@@ -97,7 +97,7 @@ def test_an_untouched_data_dir_verifies(filled: Channel) -> None:
 
 
 def test_a_declaration_moved_9_km_in_the_table_is_pinpointed(
-    filled: Channel, db: sqlite3.Connection
+    filled: Channel, db: SqlConnection
 ) -> None:
     decl_id = filled.ids["hospital"]
     body = json.loads(
@@ -116,7 +116,7 @@ def test_a_declaration_moved_9_km_in_the_table_is_pinpointed(
     )
 
 
-def test_an_edited_leaf_is_pinpointed(filled: Channel, db: sqlite3.Connection) -> None:
+def test_an_edited_leaf_is_pinpointed(filled: Channel, db: SqlConnection) -> None:
     index = filled.receipts["cap"]["leaf_index"]
     leaf = bytes(db.execute("SELECT leaf FROM ledger_leaves WHERE idx = ?", (index,)).fetchone()[0])
     assert b'"title":"CAP"' in leaf
@@ -134,7 +134,7 @@ def test_an_edited_leaf_is_pinpointed(filled: Channel, db: sqlite3.Connection) -
 
 
 def test_an_edited_leaf_with_its_stored_hash_is_caught_by_the_signed_tree_heads(
-    filled: Channel, db: sqlite3.Connection
+    filled: Channel, db: SqlConnection
 ) -> None:
     index = filled.receipts["hospital"]["leaf_index"]
     leaf = bytes(db.execute("SELECT leaf FROM ledger_leaves WHERE idx = ?", (index,)).fetchone()[0])
@@ -153,7 +153,7 @@ def test_an_edited_leaf_with_its_stored_hash_is_caught_by_the_signed_tree_heads(
     assert low <= index <= high < size
 
 
-def test_removed_leaves_are_reported(filled: Channel, db: sqlite3.Connection) -> None:
+def test_removed_leaves_are_reported(filled: Channel, db: SqlConnection) -> None:
     last = filled.receipts["amended"]["leaf_index"]
     middle = filled.receipts["strike"]["leaf_index"]
     db.execute("DELETE FROM ledger_leaves WHERE idx >= ? OR idx = ?", (last, middle))
@@ -164,7 +164,7 @@ def test_removed_leaves_are_reported(filled: Channel, db: sqlite3.Connection) ->
     assert ("mismatch", f"declaration {filled.ids['cap']} version 2") in found
 
 
-def test_swapped_leaves_are_reported_as_reordered(filled: Channel, db: sqlite3.Connection) -> None:
+def test_swapped_leaves_are_reported_as_reordered(filled: Channel, db: SqlConnection) -> None:
     i, j = filled.receipts["cap"]["leaf_index"], filled.receipts["hospital"]["leaf_index"]
     rows = dict(db.execute("SELECT idx, leaf FROM ledger_leaves WHERE idx IN (?, ?)", (i, j)))
     db.execute("UPDATE ledger_leaves SET leaf = ? WHERE idx = ?", (rows[j], i))
@@ -178,7 +178,7 @@ def test_swapped_leaves_are_reported_as_reordered(filled: Channel, db: sqlite3.C
 
 
 def test_a_checkpoint_with_an_edited_root_fails_its_signature(
-    filled: Channel, db: sqlite3.Connection
+    filled: Channel, db: SqlConnection
 ) -> None:
     size, note = db.execute("SELECT size, note FROM ledger_checkpoints LIMIT 1").fetchone()
     origin, n, _, rest = note.split("\n", 3)
@@ -213,7 +213,7 @@ def test_an_exported_log_verifies_and_its_edits_are_located(
 
 
 def rewrite_with_the_key(
-    db: sqlite3.Connection, data_dir: Path, index: int, old: bytes, new: bytes
+    db: SqlConnection, data_dir: Path, index: int, old: bytes, new: bytes
 ) -> None:
     """What an operator holding the key beside the database could do: edit a leaf, rebuild
     every stored node and re-sign every checkpoint."""
@@ -280,7 +280,7 @@ def test_a_party_record_catches_a_rewrite_signed_with_the_key(tmp_path: Path) ->
         assert fetched.exit_code == 0, fetched.output
         assert verify(str(evidence)) == (0, [])
 
-        with sqlite3.connect(settings.database_path, isolation_level=None) as db:
+        with raw_sql(settings) as db:
             rewrite_with_the_key(
                 db, settings.data_dir, receipt["leaf_index"], b'"title":"CAP"', b'"title":"CAX"'
             )
@@ -297,7 +297,7 @@ def test_a_party_record_catches_a_rewrite_signed_with_the_key(tmp_path: Path) ->
 
 
 def test_a_principal_raised_to_relay_in_the_table_is_pinpointed(
-    filled: Channel, db: sqlite3.Connection
+    filled: Channel, db: SqlConnection
 ) -> None:
     (principal_id,) = db.execute("SELECT id FROM principals WHERE name = 'russia'").fetchone()
     db.execute("UPDATE principals SET role = 'relay' WHERE id = ?", (principal_id,))
@@ -309,7 +309,7 @@ def test_a_principal_raised_to_relay_in_the_table_is_pinpointed(
 
 
 def test_revoking_is_logged_and_an_unrevoked_token_in_the_table_is_pinpointed(
-    filled: Channel, db: sqlite3.Connection
+    filled: Channel, db: SqlConnection
 ) -> None:
     (principal_id,) = db.execute("SELECT id FROM principals WHERE name = 'medics'").fetchone()
     revoke = ["admin", "revoke", principal_id, "--data-dir", str(filled.data_dir)]
@@ -322,12 +322,13 @@ def test_revoking_is_logged_and_an_unrevoked_token_in_the_table_is_pinpointed(
 
 
 def test_a_purge_by_retention_verifies_and_a_row_deleted_behind_its_back_is_reported(
-    filled: Channel, db: sqlite3.Connection
+    filled: Channel, db: SqlConnection
 ) -> None:
     # Deleted by hand: the hospital and its only version, with no retention entry.
     hospital_id = filled.ids["hospital"]
     (seq,) = db.execute("SELECT seq FROM declarations WHERE id = ?", (hospital_id,)).fetchone()
-    db.execute("DELETE FROM declaration_versions WHERE declaration_seq = ?", (seq,))
+    for table in ("declaration_versions", "releases", "declaration_boxes", "volume_index"):
+        db.execute(f"DELETE FROM {table} WHERE declaration_seq = ?", (seq,))
     db.execute("DELETE FROM declarations WHERE seq = ?", (seq,))
     code, problems = verify("--data-dir", str(filled.data_dir))
     assert code == 1
@@ -337,7 +338,7 @@ def test_a_purge_by_retention_verifies_and_a_row_deleted_behind_its_back_is_repo
     assert "no retention purged it" in problems[0]["detail"]
     # Purged by the service (the declarations of April 2017 are long done by today's clock):
     # on the record, so only the deletion by hand is still reported.
-    channel = open_channel(Settings(data_dir=filled.data_dir))
+    channel = open_channel(filled.settings)
     try:
         report = channel.purger.run()
     finally:
@@ -392,7 +393,7 @@ def test_witness_chains_every_tree_head_it_saw_and_catches_a_truncated_log(
 
         # the operator drops the last write from the log behind the running service
         last = json.loads(saved[-1].read_text())["receipt"]["leaf_index"]
-        with sqlite3.connect(settings.database_path, isolation_level=None) as db:
+        with raw_sql(settings) as db:
             db.execute("DELETE FROM ledger_leaves WHERE idx >= ?", (last,))
             db.execute("DELETE FROM ledger_nodes WHERE idx >= ? AND level = 0", (last,))
             db.execute("DELETE FROM ledger_checkpoints WHERE size > ?", (last,))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -46,8 +47,31 @@ def batch(*reports: dict[str, Any]) -> dict[str, Any]:
     return {"tracks": [copy.deepcopy(r) for r in reports]}
 
 
-def _time(delta: timedelta) -> str:
-    return (datetime.now(UTC) + delta).isoformat().replace("+00:00", "Z")
+@dataclass(frozen=True)
+class Later:
+    """A report time relative to when the test runs, not to when the cases were collected
+    (a long suite runs a case many minutes after collecting it)."""
+
+    delta: timedelta
+
+
+def _time(delta: timedelta) -> Later:
+    return Later(delta)
+
+
+def timed(body: Any) -> Any:
+    """``body`` with each :class:`Later` made a time, now."""
+    if isinstance(body, Later):
+        return (
+            (datetime.now(UTC).replace(microsecond=0) + body.delta)
+            .isoformat()
+            .replace("+00:00", "Z")
+        )
+    if isinstance(body, dict):
+        return {k: timed(v) for k, v in body.items()}
+    if isinstance(body, list):
+        return [timed(v) for v in body]
+    return body
 
 
 CASES: list[tuple[str, Any, str, str]] = [
@@ -142,7 +166,7 @@ CASES: list[tuple[str, Any, str, str]] = [
 def test_a_bad_track_batch_names_the_field_and_the_rule_and_keeps_nothing(
     api: Api, body: Any, field_: str, rule: str
 ) -> None:
-    r = api.post("coalition", TRACKS, body)
+    r = api.post("coalition", TRACKS, timed(body))
     assert r.status_code == 422, r.text
     assert r.headers["content-type"] == "application/problem+json"
     problem = r.json()

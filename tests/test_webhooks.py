@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import itertools
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +27,7 @@ import httpx
 import pytest
 
 from conftest import make_channel_parties
+from databases import raw_sql
 from deconflict.disclosure import Role
 from deconflict.runtime import open_channel
 from deconflict.settings import Settings
@@ -134,7 +134,7 @@ def receiving() -> Iterator[Receiver]:
 class Served:
     url: str
     tokens: dict[str, str]
-    db: Path
+    settings: Settings
 
     def call(self, who: str, method: str, path: str, body: Any = None) -> httpx.Response:
         return httpx.request(
@@ -178,7 +178,7 @@ class Served:
 
     def events_of(self, party: str, after: int = 0) -> list[dict[str, Any]]:
         """The party's events as stored, oldest first: what its webhook must get."""
-        with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True) as db:
+        with raw_sql(self.settings) as db:
             rows = db.execute(
                 "SELECT type, data FROM events WHERE party = ? AND seq > ? ORDER BY seq",
                 (party, after),
@@ -186,7 +186,7 @@ class Served:
         return [{"type": kind, "data": json.loads(data)} for kind, data in rows]
 
     def last_event(self) -> int:
-        with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True) as db:
+        with raw_sql(self.settings) as db:
             (top,) = db.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
         return int(top)
 
@@ -204,7 +204,7 @@ def serve(tmp: Path, before: Callable[[Any], None] | None = None, *sets: str) ->
     args = ["serve", "--data-dir", str(settings.data_dir), "--port", str(port), *KEEP_2017]
     args += [arg for pair in (f"webhook_tick_s={TICK_S}", *sets) for arg in ("--set", pair)]
     with running(args, port, tmp / "server.log"):
-        yield Served(f"http://127.0.0.1:{port}", tokens, settings.database_path)
+        yield Served(f"http://127.0.0.1:{port}", tokens, settings)
 
 
 @pytest.fixture

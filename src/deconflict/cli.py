@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -17,7 +18,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from deconflict.api.app import create_app
+from deconflict.api.app import SETTINGS_ENV, create_app
 from deconflict.cli_ledger import register as register_ledger_commands
 from deconflict.cli_replay import register as register_replay_command
 from deconflict.demo import DEMO_TOKENS_FILE, load_scenario
@@ -26,7 +27,7 @@ from deconflict.disclosure import Role
 from deconflict.errors import DeconflictError, InvalidInput
 from deconflict.notes import NoteError
 from deconflict.offline import detect_all, parse_feature_collection
-from deconflict.runtime import open_channel
+from deconflict.runtime import open_channel, store_exists
 from deconflict.service import Channel
 from deconflict.settings import Settings, setting_docs
 
@@ -48,6 +49,15 @@ err = Console(stderr=True)
 DataDir = Annotated[Path, typer.Option("--data-dir", help="Folder of deconflict.db.")]
 Port = Annotated[int, typer.Option("--port", help="TCP port.")]
 Host = Annotated[str, typer.Option("--host", help="Address to listen on.")]
+Workers = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        min=1,
+        max=64,
+        help="Worker processes on one port over one PostgreSQL database (SQLite: 1).",
+    ),
+]
 Sets = Annotated[
     list[str] | None,
     typer.Option("--set", help="Any setting as name=value (see `deconflict settings`)."),
@@ -67,19 +77,33 @@ def _settings(data_dir: Path, host: str, port: int, sets: list[str] | None) -> S
         raise typer.BadParameter(str(exc), param_hint="--set") from None
 
 
-def _serve(settings: Settings) -> None:
+def _serve(settings: Settings, workers: int = 1) -> None:
     url = f"http://{settings.host}:{settings.port}"
-    console.print(f"deconflict serving {settings.database_path} on {url}")
+    if workers > 1 and not settings.postgres_url:
+        err.print(
+            "several workers need PostgreSQL (DECONFLICT_DATABASE_URL or --set database_url=):"
+            " a SQLite file takes one writing process"
+        )
+        raise typer.Exit(2)
+    console.print(f"deconflict serving {settings.database_name} on {url} ({workers} worker(s))")
     console.print(f"dashboard: {url}/ (sign in with a principal's token)")
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "timeout_graceful_shutdown": settings.shutdown_grace_s,  # else open streams block a stop
+    }
+    if workers == 1:
+        with _key_errors(settings):
+            asgi = create_app(settings)
+        uvicorn.run(asgi, **common)
+        return
+    # The parent makes the ledger key and applies migrations once; each worker builds its own
+    # app from the same settings.
     with _key_errors(settings):
-        asgi = create_app(settings)
-    uvicorn.run(
-        asgi,
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        timeout_graceful_shutdown=settings.shutdown_grace_s,  # else open streams block a stop
-    )
+        open_channel(settings).store.close()
+    os.environ[SETTINGS_ENV] = settings.to_text()
+    uvicorn.run("deconflict.api.app:app_from_environment", factory=True, workers=workers, **common)
 
 
 @contextmanager
@@ -94,17 +118,21 @@ def _key_errors(settings: Settings) -> Iterator[None]:
 
 @app.command()
 def serve(
-    data_dir: DataDir = Path("data"), host: Host = "127.0.0.1", port: Port = 8000, sets: Sets = None
+    data_dir: DataDir = Path("data"),
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    workers: Workers = 1,
+    sets: Sets = None,
 ) -> None:
     """Serve an existing data dir over HTTP."""
     settings = _settings(data_dir, host, port, sets)
-    if not settings.database_path.exists():
+    if not store_exists(settings):
         err.print(
             f"no database at {settings.database_path}; run `deconflict demo` or "
             "`deconflict admin init` first"
         )
         raise typer.Exit(2)
-    _serve(settings)
+    _serve(settings, workers)
 
 
 @app.command()
@@ -126,9 +154,10 @@ def demo(
     if not any(item.startswith("declaration_retention_days=") for item in sets or []):
         # The scenario is history: retention by today's clock would purge it at once.
         settings = dataclasses.replace(settings, declaration_retention_days=_DEMO_RETENTION_DAYS)
-    fresh = not settings.database_path.exists()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if fresh:
+    if settings.postgres_url:
+        _load_demo_into_postgres(settings)
+    elif not settings.database_path.exists():
         # Load under another name and rename: an interrupted load never looks like a database
         # that a later start would keep.
         loading = settings.database_path.with_suffix(".loading")
@@ -156,6 +185,22 @@ def demo(
         ).start()
         console.print("feeding demo traffic: HOG21 (coalition) and FENCER11 (russia)")
     _serve(settings)
+
+
+def _load_demo_into_postgres(settings: Settings) -> None:
+    """Load the scenario unless the database has parties already (then keep it)."""
+    with _key_errors(settings):
+        channel = open_channel(settings)
+    try:
+        with channel.store.read() as txn:
+            empty = not txn.list_parties()
+        if empty:
+            load_scenario(channel, settings.data_dir)
+            console.print(f"demo scenario loaded; bearer tokens in {settings.data_dir}")
+        else:
+            console.print(f"keeping the existing database {settings.database_name}")
+    finally:
+        channel.store.close()
 
 
 @app.command()

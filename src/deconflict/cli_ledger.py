@@ -34,10 +34,9 @@ from deconflict.ledger import EVIDENCE_FORMAT, b64
 from deconflict.merkle import verify_consistency
 from deconflict.notes import Checkpoint, NoteError, VerifierKey
 from deconflict.reconcile import check_state
-from deconflict.runtime import data_dir_verifier
-from deconflict.settings import DATABASE_FILE
-from deconflict.store.base import StoreTxn
-from deconflict.store.sqlite import SqliteStore
+from deconflict.runtime import data_dir_verifier, open_store, store_exists
+from deconflict.settings import Settings
+from deconflict.store.base import Store, StoreTxn
 
 __all__ = ["register"]
 
@@ -97,14 +96,19 @@ def _leaf(txn: StoreTxn, index: int) -> bytes:
     return found[0]
 
 
+def _open_data_dir(data_dir: Path) -> Store:
+    """The data dir's store: its SQLite file, or PostgreSQL when DECONFLICT_DATABASE_URL is set."""
+    settings = Settings(data_dir=data_dir)
+    if not store_exists(settings):
+        raise _fail(f"no database at {settings.database_path}")
+    return open_store(settings)
+
+
 def _check_data_dir(
     data_dir: Path, trusted: VerifierKey | None, record: dict[str, Any] | None
 ) -> tuple[list[Problem], str]:
-    path = data_dir / DATABASE_FILE
-    if not path.exists():
-        raise _fail(f"no database at {path}")
+    store = _open_data_dir(data_dir)
     verifier = trusted or data_dir_verifier(data_dir)
-    store = SqliteStore(path)
     try:
         with store.read() as txn:
             checkpoints, problems = open_checkpoints(txn.ledger_checkpoints(), verifier)
@@ -200,10 +204,7 @@ def export_log(
     ),
 ) -> None:
     """Export the whole log (every leaf and signed checkpoint) for `deconflict verify`."""
-    path = data_dir / DATABASE_FILE
-    if not path.exists():
-        raise _fail(f"no database at {path}")
-    store = SqliteStore(path)
+    store = _open_data_dir(data_dir)
     try:
         with store.read() as txn:
             leaves = [b64(leaf) for _, leaf in _stored_leaves(txn)]

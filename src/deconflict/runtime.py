@@ -10,6 +10,7 @@ from deconflict.ledger import Ledger
 from deconflict.notes import SignerKey, VerifierKey
 from deconflict.service import Channel
 from deconflict.settings import Settings
+from deconflict.store.base import Store
 from deconflict.store.sqlite import SqliteStore
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "data_dir_verifier",
     "ledger_signer",
     "open_channel",
+    "open_store",
+    "store_exists",
 ]
 
 LEDGER_KEY_FILE = "ledger.key"
@@ -61,13 +64,32 @@ def data_dir_verifier(data_dir: Path) -> VerifierKey:
     )
 
 
-def open_channel(settings: Settings, database: Path | None = None) -> Channel:
-    """The channel over the data dir's database (or ``database``, e.g. while loading)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    signer = ledger_signer(settings.data_dir, settings.ledger_origin)
-    store = SqliteStore(
+def store_exists(settings: Settings) -> bool:
+    """Whether the store holds a database already (a PostgreSQL database is created by its
+    operators; the store only adds its tables)."""
+    return bool(settings.postgres_url) or settings.database_path.exists()
+
+
+def open_store(settings: Settings, database: Path | None = None) -> Store:
+    """PostgreSQL when a URL is set (:attr:`Settings.postgres_url`), else the data dir's SQLite
+    file (or ``database``, e.g. while loading)."""
+    if settings.postgres_url:
+        # Imported here: the SQLite default never loads psycopg.
+        from deconflict.store.pg import PgStore  # noqa: PLC0415
+
+        return PgStore(settings.postgres_url, cache_size=settings.declaration_cache_size)
+    if database is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return SqliteStore(
         database or settings.database_path, cache_size=settings.declaration_cache_size
     )
+
+
+def open_channel(settings: Settings, database: Path | None = None) -> Channel:
+    """The channel over the configured store, with the data dir's ledger key."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    signer = ledger_signer(settings.data_dir, settings.ledger_origin)
+    store = open_store(settings, database)
     return Channel(
         store,
         settings.rules(),

@@ -4,6 +4,8 @@ from the fields of :class:`Settings`; nothing is read from the environment at im
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 from dataclasses import dataclass, field
 from datetime import time, timedelta
 from pathlib import Path
@@ -25,9 +27,11 @@ from deconflict.separation import Separation
 from deconflict.surveillance import TrackPolicy
 from deconflict.units import FT_M, NM_M
 
-__all__ = ["DATABASE_FILE", "Settings", "setting_docs"]
+__all__ = ["DATABASE_FILE", "DATABASE_URL_ENV", "Settings", "setting_docs"]
 
 DATABASE_FILE = "deconflict.db"
+DATABASE_URL_ENV = "DECONFLICT_DATABASE_URL"
+"""The environment variable naming the PostgreSQL database when ``database_url`` is empty."""
 
 
 def _doc(text: str) -> dict[str, str]:
@@ -38,6 +42,14 @@ def _doc(text: str) -> dict[str, str]:
 class Settings:
     data_dir: Path = field(
         default=Path("data"), metadata=_doc("Folder holding the SQLite database (deconflict.db).")
+    )
+    database_url: str = field(
+        default="",
+        metadata=_doc(
+            "PostgreSQL database of the production store (postgresql://user@host:port/name);"
+            " empty: the DECONFLICT_DATABASE_URL environment variable, and when that is unset"
+            " too, the SQLite file in data_dir."
+        ),
     )
     host: str = field(default="127.0.0.1", metadata=_doc("Address the HTTP server listens on."))
     port: int = field(default=8000, metadata=_doc("TCP port of the HTTP server."))
@@ -209,6 +221,21 @@ class Settings:
     def database_path(self) -> Path:
         return self.data_dir / DATABASE_FILE
 
+    @property
+    def postgres_url(self) -> str:
+        """The PostgreSQL database to use; empty for the SQLite file."""
+        return self.database_url or os.environ.get(DATABASE_URL_ENV, "")
+
+    @property
+    def database_name(self) -> str:
+        """Where the data is, for messages: the file, or the server and database without any
+        password."""
+        url = self.postgres_url
+        if not url:
+            return str(self.database_path)
+        scheme, _, rest = url.partition("://")
+        return f"{scheme}://{rest.rpartition('@')[2]}"
+
     def deadlines(self) -> Deadlines:
         """Info notifications have no deadline."""
         return Deadlines(
@@ -261,6 +288,17 @@ class Settings:
             air_separation_ft=self.air_separation_ft,
             protected_site_radius_m=self.protected_site_radius_m,
         )
+
+    def to_text(self) -> str:
+        """Every setting as JSON text (values as ``--set`` takes them): how ``serve --workers``
+        hands them to its worker processes."""
+        return json.dumps({f.name: str(getattr(self, f.name)) for f in dataclasses.fields(self)})
+
+    @classmethod
+    def from_text(cls, text: str) -> Settings:
+        """The settings of :meth:`to_text`."""
+        values = json.loads(text)
+        return cls(database_url=values.pop("database_url", "")).with_values(values)
 
     def with_values(self, values: dict[str, str]) -> Settings:
         """A copy with settings given as text (``--set name=value``); unknown names and bad

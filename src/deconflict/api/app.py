@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -33,7 +34,10 @@ from deconflict.runtime import open_channel
 from deconflict.service import Channel
 from deconflict.settings import Settings
 
-__all__ = ["create_app", "error_codes"]
+__all__ = ["SETTINGS_ENV", "app_from_environment", "create_app", "error_codes"]
+
+SETTINGS_ENV = "DECONFLICT_SETTINGS"
+"""Settings as :meth:`Settings.to_text`, for worker processes started by ``serve --workers``."""
 
 
 def error_codes() -> dict[str, type[DeconflictError]]:
@@ -64,12 +68,22 @@ _EXTRA_CODES = {
 }
 
 
+async def _leads(channel: Channel) -> bool:
+    """Whether this worker runs the background drivers now (:meth:`Store.leads`)."""
+    try:
+        return await run_in_threadpool(channel.store.leads)
+    except Exception:  # an unreachable database: not leading, asked again at the next tick
+        log.exception("leadership check failed")
+        return False
+
+
 async def _escalate(channel: Channel, tick_s: float) -> None:
     """The escalation driver: on start (resuming whatever fell due while the service was down)
     and then every tick, escalate what is past its deadline."""
     while True:
         try:
-            await run_in_threadpool(channel.tick)
+            if await _leads(channel):
+                await run_in_threadpool(channel.tick)
         except Exception:  # a failed tick is retried at the next; the driver must not die
             log.exception("escalation tick failed")
         await asyncio.sleep(tick_s)
@@ -80,22 +94,30 @@ async def _surveil(channel: Channel, cycle_s: float) -> None:
     never runs two at once)."""
     while True:
         try:
-            await run_in_threadpool(channel.surveillance.cycle)
+            if await _leads(channel):
+                await run_in_threadpool(channel.surveillance.cycle)
         except Exception:  # a failed cycle is retried at the next; the driver must not die
             log.exception("detection cycle failed")
         await asyncio.sleep(cycle_s)
 
 
 async def _retain(channel: Channel, tick_s: float) -> None:
-    """The retention driver: on start and then every tick, purge in batches until nothing more
-    is due. Each batch is its own write transaction, so other writes go between them."""
+    """The retention driver: every tick (the first one tick after start, so that a start is
+    not slowed and nothing races the first requests), purge in batches until nothing more is
+    due. Each batch is its own write transaction, so other writes go between them."""
     while True:
+        await asyncio.sleep(tick_s)
         try:
-            while (await run_in_threadpool(channel.purger.step)).more:
+            while await _leads(channel) and (await run_in_threadpool(channel.purger.step)).more:
                 pass
         except Exception:  # a failed purge is retried at the next tick; the driver must not die
             log.exception("retention purge failed")
-        await asyncio.sleep(tick_s)
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker process of ``serve --workers``, its settings in
+    :data:`SETTINGS_ENV` (an app factory for uvicorn)."""
+    return create_app(Settings.from_text(os.environ[SETTINGS_ENV]))
 
 
 def create_app(settings: Settings, channel: Channel | None = None) -> FastAPI:
@@ -112,7 +134,12 @@ def create_app(settings: Settings, channel: Channel | None = None) -> FastAPI:
         driver = asyncio.create_task(_escalate(service, settings.escalation_tick_s))
         ringing = asyncio.create_task(bell.run())
         hooks = asyncio.create_task(
-            run_webhooks(service.dispatch, settings.webhook_tick_s, settings.webhook_timeout_s)
+            run_webhooks(
+                service.dispatch,
+                settings.webhook_tick_s,
+                settings.webhook_timeout_s,
+                lambda: _leads(service),
+            )
         )
         surveil = asyncio.create_task(_surveil(service, settings.track_cycle_s))
         retain = asyncio.create_task(_retain(service, settings.retention_tick_s))

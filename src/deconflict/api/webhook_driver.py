@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 from fastapi.concurrency import run_in_threadpool
@@ -41,11 +41,17 @@ async def _deliver(client: httpx.AsyncClient, dispatch: Dispatch, out: Outgoing)
         out = following[0]
 
 
-async def run_webhooks(dispatch: Dispatch, tick_s: float, timeout_s: float) -> None:
+async def run_webhooks(
+    dispatch: Dispatch,
+    tick_s: float,
+    timeout_s: float,
+    leads: Callable[[], Awaitable[bool]] | None = None,
+) -> None:
     """Until cancelled: every ``tick_s``, start sending each due webhook its next event. Each
     party's try runs on its own, so a slow or dead receiver holds up only its own party. A party
     is sent nothing while a try of its is in flight, nor in the round during which one ended
-    (that round's choice may predate the outcome): its events go once each, in order."""
+    (that round's choice may predate the outcome): its events go once each, in order. Only the
+    leading worker sends (``leads``)."""
     in_flight: dict[str, asyncio.Task[None]] = {}
     ended: set[str] = set()
 
@@ -62,7 +68,8 @@ async def run_webhooks(dispatch: Dispatch, tick_s: float, timeout_s: float) -> N
                 ended.clear()
                 busy = set(in_flight)
                 try:
-                    due = await run_in_threadpool(dispatch.next_out)
+                    leading = leads is None or await leads()
+                    due = await run_in_threadpool(dispatch.next_out) if leading else []
                 except Exception:  # a failed round is retried at the next
                     log.exception("webhook round failed")
                     due = []

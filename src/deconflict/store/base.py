@@ -205,3 +205,9 @@ class Store(Protocol):
     def write(self) -> AbstractContextManager[StoreTxn]: ...
     def read(self) -> AbstractContextManager[StoreTxn]: ...
     def close(self) -> None: ...
+    def applied_migrations(self) -> list[str]:
+        """Names of the schema migrations applied, in order."""
+
+    def leads(self) -> bool:
+        """Whether this process runs the background drivers (escalation, detection cycles,
+        webhooks, retention): exactly one process over a database does at any time."""

@@ -4,7 +4,6 @@ stream, and rosters. Written in the same transaction as the data they are about.
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,12 +11,13 @@ from deconflict.notifications import Notification, NotificationState
 from deconflict.notifications import from_json as notification_from_json
 from deconflict.rosters import Roster, parse_roster
 from deconflict.store.base import Page
+from deconflict.store.sql import SqlConnection
 from deconflict.webhooks import Failure, Webhook
 
 __all__ = ["ChannelTables"]
 
 
-def _webhook(row: sqlite3.Row) -> Webhook:
+def _webhook(row: Any) -> Webhook:
     nxt = row["next_attempt"]
     return Webhook(
         party=row["party"],
@@ -37,7 +37,7 @@ def _dumps(data: Any) -> str:
 class ChannelTables:
     """Channel operations of a SQLite transaction (mixed into the store's transaction)."""
 
-    _c: sqlite3.Connection
+    _c: SqlConnection
 
     # notifications
     def get_notification(self, notification_id: str) -> Notification | None:
@@ -78,10 +78,18 @@ class ChannelTables:
     def list_notifications(
         self, party: str, state: str | None, after: int, limit: int
     ) -> Page[Notification]:
-        rows = self._c.execute(
-            "SELECT seq, body FROM notifications WHERE party = ? AND seq > ?"
-            " AND (? IS NULL OR state = ?) ORDER BY seq LIMIT ?",
-            (party, after, state, state, limit + 1),
+        rows = (
+            self._c.execute(
+                "SELECT seq, body FROM notifications WHERE party = ? AND seq > ?"
+                " ORDER BY seq LIMIT ?",
+                (party, after, limit + 1),
+            )
+            if state is None
+            else self._c.execute(
+                "SELECT seq, body FROM notifications WHERE party = ? AND seq > ? AND state = ?"
+                " ORDER BY seq LIMIT ?",
+                (party, after, state, limit + 1),
+            )
         ).fetchall()
         more = len(rows) > limit
         rows = rows[:limit]
@@ -103,9 +111,10 @@ class ChannelTables:
     # events
     def add_event(self, party: str, kind: str, data: dict[str, Any]) -> int:
         cur = self._c.execute(
-            "INSERT INTO events (party, type, data) VALUES (?, ?, ?)", (party, kind, _dumps(data))
+            "INSERT INTO events (party, type, data) VALUES (?, ?, ?) RETURNING seq",
+            (party, kind, _dumps(data)),
         )
-        return int(cur.lastrowid or 0)
+        return int(cur.fetchone()[0])
 
     def events_after(self, party: str, after: int, limit: int) -> list[tuple[int, str, str]]:
         """(id, type, JSON data) of the party's events after ``after``, oldest first."""
@@ -132,7 +141,8 @@ class ChannelTables:
         for level in body["levels"]:
             del level["level"]
         self._c.execute(
-            "INSERT OR REPLACE INTO rosters VALUES (?, ?)",
+            "INSERT INTO rosters VALUES (?, ?)"
+            " ON CONFLICT (party) DO UPDATE SET body = excluded.body",
             (roster.party, _dumps(body)),
         )
 
@@ -150,7 +160,10 @@ class ChannelTables:
 
     def save_webhook(self, w: Webhook) -> None:
         self._c.execute(
-            "INSERT OR REPLACE INTO webhooks VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO webhooks VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (party) DO UPDATE SET"
+            " url = excluded.url, secret = excluded.secret, cursor = excluded.cursor,"
+            " attempts = excluded.attempts, next_attempt = excluded.next_attempt,"
+            " last_error = excluded.last_error",
             (
                 w.party,
                 w.url,

@@ -4,7 +4,6 @@ the columns that need-to-know and the expiry driver query."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +12,7 @@ from deconflict.incidents import Incident, incident_from_json
 from deconflict.messages import Message, message_from_json
 from deconflict.permission_requests import PermissionRequest, request_from_json
 from deconflict.store.base import Page
+from deconflict.store.sql import SqlConnection
 
 __all__ = ["ExchangeTables"]
 
@@ -30,7 +30,7 @@ def _page(rows: list[Any], limit: int) -> tuple[list[dict[str, Any]], int | None
 class ExchangeTables:
     """Exchange operations of a SQLite transaction (mixed into the store's transaction)."""
 
-    _c: sqlite3.Connection
+    _c: SqlConnection
 
     # incidents
     def get_incident(self, incident_id: str) -> Incident | None:
@@ -44,9 +44,9 @@ class ExchangeTables:
             self._c.execute("UPDATE incidents SET body = ? WHERE seq = ?", (body, row[0]))
             return
         seq = self._c.execute(
-            "INSERT INTO incidents (id, party, body) VALUES (?, ?, ?)",
+            "INSERT INTO incidents (id, party, body) VALUES (?, ?, ?) RETURNING seq",
             (incident.id, incident.party, body),
-        ).lastrowid
+        ).fetchone()[0]
         self._c.executemany(
             "INSERT INTO incident_parties VALUES (?, ?)", [(seq, p) for p in incident.parties]
         )

@@ -3,10 +3,10 @@ test sent to each."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime
 
 from deconflict.health import Suspension
+from deconflict.store.sql import SqlConnection
 
 __all__ = ["HealthTables"]
 
@@ -18,7 +18,7 @@ def _at(value: float) -> datetime:
 class HealthTables:
     """Health operations of a SQLite transaction (mixed into the store's transaction)."""
 
-    _c: sqlite3.Connection
+    _c: SqlConnection
 
     def suspensions(self) -> dict[str, Suspension]:
         rows = self._c.execute("SELECT party, since, reason, by FROM suspensions").fetchall()
@@ -26,7 +26,8 @@ class HealthTables:
 
     def save_suspension(self, s: Suspension) -> None:
         self._c.execute(
-            "INSERT OR REPLACE INTO suspensions VALUES (?, ?, ?, ?)",
+            "INSERT INTO suspensions VALUES (?, ?, ?, ?) ON CONFLICT (party) DO UPDATE SET"
+            " since = excluded.since, reason = excluded.reason, by = excluded.by",
             (s.party, s.since.timestamp(), s.reason, s.by),
         )
 
@@ -39,7 +40,7 @@ class HealthTables:
     def save_seen(self, seen: dict[str, datetime]) -> None:
         self._c.executemany(
             "INSERT INTO party_seen VALUES (?, ?) ON CONFLICT (party) DO UPDATE SET"
-            " at = max(at, excluded.at)",
+            " at = CASE WHEN excluded.at > party_seen.at THEN excluded.at ELSE party_seen.at END",
             [(party, at.timestamp()) for party, at in seen.items()],
         )
 
@@ -50,5 +51,7 @@ class HealthTables:
 
     def save_line_test(self, party: str, scheduled_for: datetime) -> None:
         self._c.execute(
-            "INSERT OR REPLACE INTO line_tests VALUES (?, ?)", (party, scheduled_for.timestamp())
+            "INSERT INTO line_tests VALUES (?, ?) ON CONFLICT (party) DO UPDATE SET"
+            " scheduled_for = excluded.scheduled_for",
+            (party, scheduled_for.timestamp()),
         )

@@ -3,10 +3,10 @@ each leaf and every signed checkpoint. Written in the same transaction as the da
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 
 from deconflict.ledger import Audience
+from deconflict.store.sql import SqlConnection
 
 __all__ = ["LedgerTables"]
 
@@ -14,7 +14,7 @@ __all__ = ["LedgerTables"]
 class LedgerTables:
     """Ledger operations of a SQLite transaction (mixed into the store's transaction)."""
 
-    _c: sqlite3.Connection
+    _c: SqlConnection
 
     def ledger_size(self) -> int:
         row = self._c.execute("SELECT max(idx) FROM ledger_leaves").fetchone()
@@ -41,11 +41,16 @@ class LedgerTables:
         )
         self._c.executemany("INSERT INTO ledger_nodes VALUES (?, ?, ?)", nodes)
         self._c.executemany(
-            "INSERT OR IGNORE INTO ledger_subjects VALUES (?, ?)", [(s, index) for s in subjects]
+            "INSERT INTO ledger_subjects VALUES (?, ?) ON CONFLICT DO NOTHING",
+            [(s, index) for s in subjects],
         )
 
     def ledger_save_checkpoint(self, size: int, note: str) -> None:
-        self._c.execute("INSERT OR REPLACE INTO ledger_checkpoints VALUES (?, ?)", (size, note))
+        self._c.execute(
+            "INSERT INTO ledger_checkpoints VALUES (?, ?) ON CONFLICT (size) DO UPDATE SET"
+            " note = excluded.note",
+            (size, note),
+        )
 
     def ledger_checkpoint(self) -> str | None:
         """The latest signed checkpoint."""

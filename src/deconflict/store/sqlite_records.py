@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import datetime
 from typing import Any
 
@@ -74,7 +73,7 @@ def conflict_from_json(body: str) -> Conflict:
     )
 
 
-def principal_from_row(row: sqlite3.Row) -> Principal:
+def principal_from_row(row: Any) -> Principal:
     return Principal(
         row["id"],
         row["party_id"],

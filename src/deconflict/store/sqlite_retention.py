@@ -3,24 +3,24 @@ hangs on it, or a party's delivered events. The ledger's tables are never touche
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from deconflict.retention import Purged
+from deconflict.store.sql import SqlConnection, in_list
 
 __all__ = ["RetentionTables"]
 
 
-def _ids(rows: list[sqlite3.Row]) -> tuple[str, ...]:
+def _ids(rows: list[Any]) -> tuple[str, ...]:
     return tuple(str(r[0]) for r in rows)
 
 
 class RetentionTables:
     """Retention operations of a SQLite transaction (mixed into the store's transaction)."""
 
-    _c: sqlite3.Connection
+    _c: SqlConnection
 
     # declarations
     def declarations_done_before(self, before: datetime, limit: int) -> list[str]:
@@ -33,45 +33,46 @@ class RetentionTables:
     def purge_declarations(self, ids: Sequence[str]) -> Purged:
         """Delete the declarations with every version, release and index box; the conflicts
         of which no declaration is left; and the notifications about either."""
-        # Lists are bound as one JSON parameter each: no limit on the number of SQL variables.
-        listed = json.dumps(list(ids))
+        listed = list(ids)
         rows = self._c.execute(
-            "SELECT seq FROM declarations WHERE id IN (SELECT value FROM json_each(?))", (listed,)
+            f"SELECT seq FROM declarations WHERE id IN {in_list(len(listed))}",  # noqa: S608
+            listed,
         ).fetchall()
-        seqs = json.dumps([r[0] for r in rows])
+        seqs = [r[0] for r in rows]
         for table in ("declaration_versions", "releases", "declaration_boxes", "volume_index"):
             # The table names come from the literal tuple above, never from input.
             self._c.execute(
-                f"DELETE FROM {table} WHERE declaration_seq IN (SELECT value FROM json_each(?))",  # noqa: S608
-                (seqs,),
+                f"DELETE FROM {table} WHERE declaration_seq IN {in_list(len(seqs))}",  # noqa: S608
+                seqs,
             )
         self._c.execute(
-            "DELETE FROM declarations WHERE seq IN (SELECT value FROM json_each(?))", (seqs,)
+            f"DELETE FROM declarations WHERE seq IN {in_list(len(seqs))}",  # noqa: S608
+            seqs,
         )
         conflicts = _ids(
             self._c.execute(
-                "SELECT id FROM conflicts WHERE (a_id IN (SELECT value FROM json_each(?1))"
-                " OR b_id IN (SELECT value FROM json_each(?1)))"
+                f"SELECT id FROM conflicts WHERE (a_id IN {in_list(len(listed))}"  # noqa: S608
+                f" OR b_id IN {in_list(len(listed))})"
                 " AND NOT EXISTS (SELECT 1 FROM declarations d WHERE d.id IN (a_id, b_id))"
                 " ORDER BY seq",
-                (listed,),
+                listed + listed,
             ).fetchall()
         )
-        told = json.dumps(list(conflicts))
         notifications = _ids(
             self._c.execute(
-                "SELECT id FROM notifications WHERE (subject = 'conflict' AND subject_id IN"
-                " (SELECT value FROM json_each(?))) OR (subject IN ('release', 'launch_notice')"
-                " AND subject_id IN (SELECT value FROM json_each(?))) ORDER BY seq",
-                (told, listed),
+                "SELECT id FROM notifications WHERE (subject = 'conflict' AND subject_id IN"  # noqa: S608
+                f" {in_list(len(conflicts))}) OR (subject IN ('release', 'launch_notice')"
+                f" AND subject_id IN {in_list(len(listed))}) ORDER BY seq",
+                [*conflicts, *listed],
             ).fetchall()
         )
         self._c.execute(
-            "DELETE FROM notifications WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(notifications)),),
+            f"DELETE FROM notifications WHERE id IN {in_list(len(notifications))}",  # noqa: S608
+            notifications,
         )
         self._c.execute(
-            "DELETE FROM conflicts WHERE id IN (SELECT value FROM json_each(?))", (told,)
+            f"DELETE FROM conflicts WHERE id IN {in_list(len(conflicts))}",  # noqa: S608
+            conflicts,
         )
         return Purged(tuple(ids), conflicts, notifications)
 
@@ -82,7 +83,9 @@ class RetentionTables:
         last = self._c.execute("SELECT max(top) FROM event_marks").fetchone()[0]
         if top > (last or 0):
             self._c.execute(
-                "INSERT OR REPLACE INTO event_marks VALUES (?, ?)", (at.timestamp(), top)
+                "INSERT INTO event_marks VALUES (?, ?)"
+                " ON CONFLICT (at) DO UPDATE SET top = excluded.top",
+                (at.timestamp(), top),
             )
 
     def purge_events(self, before: datetime, limit: int) -> int:
@@ -99,7 +102,7 @@ class RetentionTables:
             through = int(cut) if cursor is None else min(int(cut), int(cursor[0]))
             last = self._c.execute(
                 "SELECT max(seq) FROM (SELECT seq FROM events WHERE party = ? AND seq <= ?"
-                " ORDER BY seq LIMIT ?)",
+                " ORDER BY seq LIMIT ?) AS oldest",
                 (party, through, max(limit - total, 1)),
             ).fetchone()[0]
             if last is None:
@@ -112,7 +115,9 @@ class RetentionTables:
             )
             self._c.execute(
                 "INSERT INTO event_horizons VALUES (?, ?) ON CONFLICT (party) DO UPDATE SET"
-                " purged_through = max(purged_through, excluded.purged_through)",
+                " purged_through = CASE WHEN excluded.purged_through"
+                " > event_horizons.purged_through THEN excluded.purged_through"
+                " ELSE event_horizons.purged_through END",
                 (party, last),
             )
             if total >= limit:

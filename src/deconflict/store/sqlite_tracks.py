@@ -4,17 +4,18 @@ detection carries from one cycle to the next."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
+from deconflict.store.sql import SqlConnection
 from deconflict.track_alerts import OpenEncounter, encounter_from_json
 from deconflict.tracks import Track
 
 __all__ = ["TrackTables"]
 
 
-def _track(row: sqlite3.Row | tuple[object, ...]) -> Track:
+def _track(row: Any) -> Track:
     party, track_id, t, lat, lon, alt, ref, gs, trk, vs = tuple(row)
     return Track(
         party=str(party),
@@ -37,7 +38,7 @@ def _key(key: Sequence[str]) -> str:
 class TrackTables:
     """Track operations of a SQLite transaction (mixed into the store's transaction)."""
 
-    _c: sqlite3.Connection
+    _c: SqlConnection
 
     def save_tracks(self, tracks: Iterable[Track]) -> None:
         """Keep each aircraft's latest report; an older report than the stored one is ignored."""
